@@ -1,0 +1,161 @@
+/**
+ * Assembles one ota-inbound node from a validated config: logger → store →
+ * spool → pipeline → TLS → SMTP → HTTP → monitors. `main` (CLI) and the tests
+ * both build the real thing through here; nothing is a singleton.
+ */
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { Registry } from 'prom-client';
+import type { Config } from './config/index.ts';
+import type { Logger } from './log/index.ts';
+import { collectOnScrape, createMetrics, type Metrics } from './monitor/metrics.ts';
+import { Store } from './store/index.ts';
+import { Spool, type SpoolIo } from './spool/index.ts';
+import { Pipeline } from './pipeline/index.ts';
+import { CertificateWatcher, loadOrCreateCertificate } from './tls/index.ts';
+import { SmtpFrontEnd } from './smtp/server.ts';
+import { createHttpServer, type ReadinessCheck } from './http/index.ts';
+import { loadSiteDefinitions } from './extract/index.ts';
+import { PACKAGE_VERSION, SHIPPED_SITES_DIR } from './paths.ts';
+
+export interface AppOptions {
+  log: Logger;
+  clock?: () => number;
+  /** Fault-injection seam for the spool's file system (tests). */
+  spoolIo?: SpoolIo;
+  /** Free-space reading of the spool disk (tests). */
+  freeBytes?: (dir: string) => Promise<number>;
+}
+
+export interface App {
+  config: Readonly<Config>;
+  metrics: Metrics;
+  store: Store;
+  spool: Spool;
+  pipeline: Pipeline;
+  smtp: SmtpFrontEnd;
+  http: FastifyInstance;
+  certificates: CertificateWatcher;
+  smtpPort: number;
+  smtpTlsPort: number | null;
+  httpPort: number;
+  log: Logger;
+  /** Stops accepting, finishes in-flight work, closes everything. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export function databaseFile(config: Pick<Config, 'dataDir'>): string {
+  return path.join(config.dataDir, 'ota-inbound.db');
+}
+
+/** Builds and starts a node. Throws (with the reason) when any part cannot start. */
+export async function startApp(config: Readonly<Config>, opts: AppOptions): Promise<App> {
+  const { log } = opts;
+  const clock = opts.clock ?? Date.now;
+  const metrics = createMetrics(new Registry(), { version: PACKAGE_VERSION });
+  const sites = loadSiteDefinitions([SHIPPED_SITES_DIR, ...config.sitesDirs]);
+
+  const store = new Store(databaseFile(config), { clock });
+  let pipeline: Pipeline | null = null;
+  const spool = new Spool({
+    dataDir: config.dataDir,
+    minFreeBytes: config.smtp.minFreeBytes,
+    io: opts.spoolIo,
+    clock,
+    freeBytes: opts.freeBytes,
+    onCommit: (records) => pipeline?.intake(records),
+  });
+  await spool.open();
+  spool.journal.flushObserver = (seconds, n) => {
+    metrics.spoolFlushDuration.observe(seconds);
+    metrics.spoolFlushMessages.observe(n);
+  };
+
+  pipeline = new Pipeline({
+    store,
+    spool,
+    metrics,
+    log: log.child({ component: 'pipeline' }),
+    sites,
+    workers: config.pipeline.workers,
+    parseTimeoutMs: config.pipeline.parseTimeoutMs,
+    workerMaxMemoryMb: config.pipeline.workerMaxMemoryMb,
+    maxAttempts: config.pipeline.maxAttempts,
+    retryBaseMs: config.pipeline.retryBaseMs,
+    batchSize: config.pipeline.batchSize,
+    clock,
+  });
+  await pipeline.start();
+
+  const tlsLog = log.child({ component: 'tls' });
+  const { cert, generated } = await loadOrCreateCertificate({ ...config.tls, certsDir: config.certsDir, hostname: config.smtp.hostname });
+  if (generated) tlsLog.warn({ file: cert.files.certFile, notAfter: cert.notAfter.toISOString() }, 'no certificate found: generated a self-signed one (365 days)');
+  metrics.certNotAfter.set({ certificate: 'smtp' }, cert.notAfter.getTime() / 1000);
+
+  const smtp = new SmtpFrontEnd({ config, spool, metrics, log: log.child({ component: 'smtp' }), tls: cert });
+  const certificates = new CertificateWatcher(cert, config.tls.watchIntervalMs, (e) => {
+    if (e.ok) {
+      smtp.updateCertificate(e.cert);
+      metrics.certReloads.inc({ result: 'success' });
+      metrics.certNotAfter.set({ certificate: 'smtp' }, e.cert.notAfter.getTime() / 1000);
+      tlsLog.info({ subject: e.cert.subject, notAfter: e.cert.notAfter.toISOString(), fingerprint: e.cert.fingerprint256 }, 'certificate reloaded');
+    } else {
+      metrics.certReloads.inc({ result: 'failure' });
+      tlsLog.error({ reason: e.error.message, kept: e.kept.fingerprint256 }, 'new certificate files refused; still serving the previous certificate');
+    }
+  });
+  certificates.start();
+
+  collectOnScrape(metrics.spoolPending, () => {
+    const s = store.summary();
+    metrics.spoolPending.set((s.byState.pending ?? 0) + (s.byState.failed ?? 0));
+    metrics.spoolOldestPendingAge.set(s.oldestPendingAt ? Math.max(0, clock() - s.oldestPendingAt) / 1000 : 0);
+  });
+  collectOnScrape(metrics.spoolFreeBytes, async () => {
+    metrics.spoolFreeBytes.set(await spool.freeBytes());
+  });
+
+  let stopping = false;
+  const readiness: ReadinessCheck[] = [
+    { name: 'smtp', check: () => (stopping ? 'shutting down' : smtp.listening ? true : 'not listening') },
+    { name: 'database', check: () => (store.writable() ? true : 'database is not writable') },
+    { name: 'spool', check: async () => ((await spool.hasSpace()) ? true : `free space below ${config.smtp.minFreeBytes} bytes`) },
+    { name: 'pipeline', check: () => (pipeline!.pool.size > 0 ? true : 'no parser workers') },
+  ];
+  const http = await createHttpServer({ registry: metrics.registry, log, readiness });
+
+  const { port, tlsPort } = await smtp.listen();
+  await http.listen({ host: config.http.host, port: config.http.port });
+  const httpPort = (http.server.address() as { port: number }).port;
+  log.info({ smtpPort: port, smtpTlsPort: tlsPort, httpPort, dataDir: config.dataDir, domains: config.domains }, 'ota-inbound ready');
+
+  let stopped: Promise<void> | null = null;
+  const app: App = {
+    config,
+    metrics,
+    store,
+    spool,
+    pipeline,
+    smtp,
+    http,
+    certificates,
+    smtpPort: port,
+    smtpTlsPort: tlsPort,
+    httpPort,
+    log,
+    stop() {
+      stopped ??= (async () => {
+        stopping = true;
+        certificates.stop();
+        await smtp.close();
+        await spool.close();
+        await pipeline!.close();
+        await http.close();
+        store.close();
+        log.info('ota-inbound stopped');
+      })();
+      return stopped;
+    },
+  };
+  return app;
+}

@@ -1,0 +1,26 @@
+/** `ota-inbound spool show ID`: a message's raw bytes (or envelope) from the journal. */
+import { databaseFile } from '../app.ts';
+import type { Config } from '../config/index.ts';
+import { Spool } from '../spool/index.ts';
+import { Store, refOf } from '../store/index.ts';
+
+export async function showSpooled(cfg: Readonly<Config>, id: string, envelope: boolean): Promise<void> {
+  const store = new Store(databaseFile(cfg));
+  try {
+    const row = store.message(id);
+    if (!row) throw new Error(`no message with spool id ${id}`);
+    if (envelope) {
+      const { mail_from, rcpt_to, client_ip, helo, tls, store: st, quarantined, received_at, size, state } = row;
+      process.stdout.write(
+        `${JSON.stringify({ id, receivedAt: new Date(received_at).toISOString(), size, state, mailFrom: mail_from, rcptTo: JSON.parse(rcpt_to), clientIp: client_ip, helo, tls: tls ? JSON.parse(tls) : null, store: st, quarantined: !!quarantined }, null, 2)}\n`,
+      );
+      return;
+    }
+    const spool = new Spool({ dataDir: cfg.dataDir, minFreeBytes: 0 });
+    const raw = await spool.journal.read(refOf(row));
+    await new Promise<void>((resolve, reject) => process.stdout.write(raw, (err) => (err ? reject(err) : resolve())));
+    await spool.journal.releaseReaders();
+  } finally {
+    store.close();
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Every setting ota-inbound understands, as data: its path in the config file,
+ * its environment variable, its type, default and one line of documentation.
+ * The loader, the validator and the README's configuration table all read this
+ * table, so a setting cannot exist without being documented (a test checks it).
+ */
+import os from 'node:os';
+
+export type SettingType =
+  | { kind: 'string'; allowEmpty?: boolean }
+  | { kind: 'int'; min: number; max: number }
+  | { kind: 'bool' }
+  | { kind: 'enum'; values: readonly string[] }
+  | { kind: 'list' }
+  | { kind: 'url' };
+
+export interface Setting {
+  /** Dotted path in the config file, e.g. `smtp.port`. */
+  path: string;
+  /** Environment variable overriding the file (prefix OTA_INBOUND_). */
+  env: string;
+  type: SettingType;
+  /** Default; `null` means "not set" (the feature is off or derived). */
+  default: string | number | boolean | readonly string[] | null;
+  doc: string;
+}
+
+const MIB = 1024 * 1024;
+const int = (min: number, max: number): SettingType => ({ kind: 'int', min, max });
+const PORT = int(0, 65535);
+const str: SettingType = { kind: 'string' };
+
+export const SETTINGS: readonly Setting[] = [
+  { path: 'dataDir', env: 'OTA_INBOUND_DATA_DIR', type: str, default: 'data', doc: 'Spool and SQLite database live here (relative paths are resolved from the working directory).' },
+  { path: 'certsDir', env: 'OTA_INBOUND_CERTS_DIR', type: str, default: 'certs', doc: 'TLS certificates are loaded from here (`key.pem`, `cert.pem`, optional `chain.pem`) and generated here when missing.' },
+  { path: 'sitesDirs', env: 'OTA_INBOUND_SITES_DIRS', type: { kind: 'list' }, default: [], doc: 'Extra directories of site definition JSON files, read after the shipped `config/sites/` (a file with the same `source` replaces the shipped one).' },
+
+  { path: 'log.level', env: 'OTA_INBOUND_LOG_LEVEL', type: { kind: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }, default: 'info', doc: 'pino log level.' },
+  { path: 'log.pretty', env: 'OTA_INBOUND_LOG_PRETTY', type: { kind: 'bool' }, default: false, doc: 'Human-readable single-line logs on stderr instead of JSON (development).' },
+
+  { path: 'smtp.host', env: 'OTA_INBOUND_SMTP_HOST', type: str, default: '0.0.0.0', doc: 'Address the SMTP listener binds.' },
+  { path: 'smtp.port', env: 'OTA_INBOUND_SMTP_PORT', type: PORT, default: 2525, doc: 'SMTP port (plain with STARTTLS). 0 picks a free port.' },
+  { path: 'smtp.tlsPort', env: 'OTA_INBOUND_SMTP_TLS_PORT', type: PORT, default: null, doc: 'Optional implicit-TLS SMTP port (e.g. 465); off when unset.' },
+  { path: 'smtp.hostname', env: 'OTA_INBOUND_SMTP_HOSTNAME', type: str, default: os.hostname(), doc: 'Name in the greeting and EHLO reply, and the subject/SAN of a generated certificate.' },
+  { path: 'smtp.banner', env: 'OTA_INBOUND_SMTP_BANNER', type: { kind: 'string', allowEmpty: true }, default: 'ota-inbound ESMTP reservation intake', doc: 'Text after the hostname in the 220 greeting.' },
+  { path: 'smtp.maxMessageBytes', env: 'OTA_INBOUND_SMTP_MAX_MESSAGE_BYTES', type: int(1024, 1024 * MIB), default: 25 * MIB, doc: 'Largest message accepted (advertised as SIZE); larger ones get 552 5.3.4.' },
+  { path: 'smtp.maxRecipients', env: 'OTA_INBOUND_SMTP_MAX_RECIPIENTS', type: int(1, 10_000), default: 50, doc: 'Recipients per message; one more gets 452 4.5.3.' },
+  { path: 'smtp.maxClients', env: 'OTA_INBOUND_SMTP_MAX_CLIENTS', type: int(1, 100_000), default: 500, doc: 'Concurrent SMTP connections in all; one more gets 421 4.7.0.' },
+  { path: 'smtp.maxConnectionsPerIp', env: 'OTA_INBOUND_SMTP_MAX_CONNECTIONS_PER_IP', type: int(1, 100_000), default: 50, doc: 'Concurrent SMTP connections from one client address; one more gets 421 4.7.0.' },
+  { path: 'smtp.socketTimeoutMs', env: 'OTA_INBOUND_SMTP_SOCKET_TIMEOUT_MS', type: int(1_000, 3_600_000), default: 300_000, doc: 'Idle time before a session is closed (RFC 5321 §4.5.3.2 asks for 5 minutes).' },
+  { path: 'smtp.closeTimeoutMs', env: 'OTA_INBOUND_SMTP_CLOSE_TIMEOUT_MS', type: int(0, 600_000), default: 30_000, doc: 'On shutdown, how long in-flight sessions may finish before they are cut.' },
+  { path: 'smtp.unknownRecipient', env: 'OTA_INBOUND_SMTP_UNKNOWN_RECIPIENT', type: { kind: 'enum', values: ['quarantine', 'reject'] }, default: 'quarantine', doc: '`quarantine`: accept mail for an accepted domain whose recipient matches no store, and keep it visible as quarantined; `reject`: answer 550 5.1.1.' },
+  { path: 'smtp.minFreeBytes', env: 'OTA_INBOUND_SMTP_MIN_FREE_BYTES', type: int(0, Number.MAX_SAFE_INTEGER), default: null, doc: 'Free space the spool disk must keep; below it MAIL FROM gets 452 4.3.1. Default: 2 × maxMessageBytes.' },
+
+  { path: 'domains', env: 'OTA_INBOUND_DOMAINS', type: { kind: 'list' }, default: ['intake.example'], doc: 'Domains accepted for delivery (comma-separated); any other recipient gets 550 5.7.1 (no relay).' },
+  { path: 'routes', env: 'OTA_INBOUND_ROUTES', type: { kind: 'list' }, default: ['{store}@*'], doc: 'Recipient → store rules, first match wins: an exact address `a@b=store`, or a pattern with `{store}` such as `{store}@intake.example`, `intake+{store}@example.com`; `*` as the domain means any accepted domain.' },
+  { path: 'stores', env: 'OTA_INBOUND_STORES', type: { kind: 'list' }, default: [], doc: 'Known store ids. When set, a route that yields any other id counts as an unknown recipient; when empty, every routed id is accepted.' },
+
+  { path: 'tls.certFile', env: 'OTA_INBOUND_TLS_CERT_FILE', type: str, default: null, doc: 'PEM certificate (with chain) to serve; overrides `certsDir`.' },
+  { path: 'tls.keyFile', env: 'OTA_INBOUND_TLS_KEY_FILE', type: str, default: null, doc: 'PEM private key for `tls.certFile`.' },
+  { path: 'tls.generate', env: 'OTA_INBOUND_TLS_GENERATE', type: { kind: 'bool' }, default: true, doc: 'Generate a self-signed certificate (SHA-256, 365 days) in `certsDir` when none is there.' },
+  { path: 'tls.watchIntervalMs', env: 'OTA_INBOUND_TLS_WATCH_INTERVAL_MS', type: int(100, 86_400_000), default: 10_000, doc: 'How often certificate files are checked for changes (then reloaded without restart).' },
+
+  { path: 'http.host', env: 'OTA_INBOUND_HTTP_HOST', type: str, default: '127.0.0.1', doc: 'Address of the HTTP listener (metrics, health, API, dashboard). Localhost by default.' },
+  { path: 'http.port', env: 'OTA_INBOUND_HTTP_PORT', type: PORT, default: 8025, doc: 'HTTP port. 0 picks a free port.' },
+  { path: 'http.apiToken', env: 'OTA_INBOUND_API_TOKEN', type: str, default: null, doc: 'Bearer token for `/api/` and the dashboard. Unset: the API answers only loopback clients.' },
+
+  { path: 'pipeline.workers', env: 'OTA_INBOUND_PIPELINE_WORKERS', type: int(1, 64), default: Math.max(1, os.availableParallelism()), doc: 'Parser worker threads.' },
+  { path: 'pipeline.parseTimeoutMs', env: 'OTA_INBOUND_PIPELINE_PARSE_TIMEOUT_MS', type: int(100, 600_000), default: 10_000, doc: 'Wall-clock limit for parsing one message; past it the worker is replaced and the message retried.' },
+  { path: 'pipeline.workerMaxMemoryMb', env: 'OTA_INBOUND_PIPELINE_WORKER_MAX_MEMORY_MB', type: int(32, 16_384), default: 512, doc: 'Heap limit of one parser worker (`resourceLimits.maxOldGenerationSizeMb`).' },
+  { path: 'pipeline.maxAttempts', env: 'OTA_INBOUND_PIPELINE_MAX_ATTEMPTS', type: int(1, 100), default: 6, doc: 'Tries for a transient failure before the message is dead-lettered (raw file kept).' },
+  { path: 'pipeline.retryBaseMs', env: 'OTA_INBOUND_PIPELINE_RETRY_BASE_MS', type: int(10, 3_600_000), default: 2_000, doc: 'First retry delay; doubles each try, with full jitter.' },
+  { path: 'pipeline.batchSize', env: 'OTA_INBOUND_PIPELINE_BATCH_SIZE', type: int(1, 10_000), default: 256, doc: 'Messages persisted per SQLite transaction.' },
+
+  { path: 'retention.rawDays', env: 'OTA_INBOUND_RETENTION_RAW_DAYS', type: int(1, 36_500), default: 90, doc: 'Days a processed message\'s raw bytes are kept before purge (failed, quarantined and needs-review mail is never purged).' },
+
+  { path: 'webhook.url', env: 'OTA_INBOUND_WEBHOOK_URL', type: { kind: 'url' }, default: null, doc: 'Reservation webhook endpoint; deliveries are off when unset.' },
+  { path: 'webhook.secret', env: 'OTA_INBOUND_WEBHOOK_SECRET', type: str, default: null, doc: 'HMAC-SHA256 secret for the webhook signature.' },
+  { path: 'alerts.webhookUrl', env: 'OTA_INBOUND_ALERT_WEBHOOK_URL', type: { kind: 'url' }, default: null, doc: 'Alert webhook (generic JSON); alerts still go to logs, metrics and `/api/alerts` without it.' },
+  { path: 'alerts.staleAfterMinutes', env: 'OTA_INBOUND_ALERTS_STALE_AFTER_MINUTES', type: int(1, 10_080), default: 30, doc: 'Alert when no message has been processed for this long (while mail is expected).' },
+];

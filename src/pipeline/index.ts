@@ -1,0 +1,290 @@
+/**
+ * The pipeline: takes committed spool records into the database (intake),
+ * parses them in the worker pool, and persists outcomes in batched
+ * transactions. Failures are retried with backoff and end, at worst, as
+ * dead letters with their raw bytes kept — never dropped.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from '../log/index.ts';
+import type { Metrics } from '../monitor/metrics.ts';
+import type { Spool, SpoolRecord, SpoolCursor } from '../spool/index.ts';
+import { refOf, type ApplyResult, type MessageRow, type Store } from '../store/index.ts';
+import { CodedError, ERROR_CODES, errorCode, type ErrorCode } from '../errors.ts';
+import { ParserPool } from './pool.ts';
+import type { WorkerResult } from './worker.ts';
+import type { SiteDefinition } from '../extract/index.ts';
+
+export { ParserPool } from './pool.ts';
+
+/** Records inserted per transaction while recovering a backlog from the spool. */
+const RECOVERY_BATCH = 1_000;
+/** Tasks in flight per worker: enough to hide the read/transfer latency between tasks. */
+const INFLIGHT_PER_WORKER = 8;
+
+export interface PipelineOptions {
+  store: Store;
+  spool: Spool;
+  metrics: Metrics;
+  log: Logger;
+  sites: SiteDefinition[];
+  workers: number;
+  parseTimeoutMs: number;
+  workerMaxMemoryMb: number;
+  maxAttempts: number;
+  retryBaseMs: number;
+  batchSize: number;
+  clock?: () => number;
+  /** Called after each persisted batch with the reservation events written (outbox, webhooks). */
+  onApplied?: (results: { row: MessageRow; result: ApplyResult }[]) => void;
+}
+
+interface Finished {
+  row: MessageRow;
+  result?: WorkerResult;
+  error?: CodedError;
+}
+
+/** Exponential backoff with equal jitter: half fixed, half random, doubling per attempt. */
+export function retryDelayMs(attempt: number, baseMs: number, random = Math.random): number {
+  const d = baseMs * 2 ** Math.max(0, attempt - 1);
+  return Math.round(d / 2 + random() * (d / 2));
+}
+
+/**
+ * Emits `persisted` (ids) after every batch commit, success or failure, so
+ * callers (tests, replay progress) can wait on real progress, not timers.
+ */
+export class Pipeline extends EventEmitter {
+  readonly pool: ParserPool;
+  private readonly o: PipelineOptions;
+  private readonly clock: () => number;
+  private readonly inflight = new Set<string>();
+  private intakeBuffer: SpoolRecord[] = [];
+  private intakeCursor: SpoolCursor | null = null;
+  private intakeScheduled = false;
+  private finished: Finished[] = [];
+  private flushScheduled = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private running = false;
+  private idleWaiters: (() => void)[] = [];
+  /** Set when an intake insert failed: the records are durable, re-read them from the cursor. */
+  private intakeBehind = false;
+
+  constructor(opts: PipelineOptions) {
+    super();
+    this.o = opts;
+    this.clock = opts.clock ?? Date.now;
+    this.pool = new ParserPool({
+      size: opts.workers,
+      timeoutMs: opts.parseTimeoutMs,
+      maxOldGenerationSizeMb: opts.workerMaxMemoryMb,
+      workerData: { sites: opts.sites },
+    });
+  }
+
+  /**
+   * Takes spool records not yet in the database (crash recovery), then starts
+   * processing. Call before SMTP listens so intake order stays the commit order.
+   */
+  async start(): Promise<number> {
+    const recovered = await this.recover();
+    this.running = true;
+    this.pump();
+    return recovered;
+  }
+
+  /** Re-reads the journal from the database cursor; returns how many records were taken in. */
+  async recover(): Promise<number> {
+    let batch: SpoolRecord[] = [];
+    let cursor: SpoolCursor | null = null;
+    let n = 0;
+    for await (const rec of this.o.spool.journal.scan(this.o.store.cursor())) {
+      batch.push(rec);
+      cursor = { segment: rec.ref.segment, offset: rec.end };
+      if (batch.length >= RECOVERY_BATCH) {
+        this.o.store.recordSpooled(batch, cursor);
+        n += batch.length;
+        batch = [];
+      }
+    }
+    if (cursor && batch.length > 0) this.o.store.recordSpooled(batch, cursor);
+    n += batch.length;
+    if (n > 0) this.o.log.info({ recovered: n }, 'took spooled messages into the database');
+    return n;
+  }
+
+  /** Spool commit hook: queue records for one batched insert on the next turn of the event loop. */
+  intake(records: SpoolRecord[]): void {
+    if (records.length === 0) return;
+    const last = records.at(-1)!;
+    this.intakeBuffer.push(...records);
+    this.intakeCursor = { segment: last.ref.segment, offset: last.ref.offset + 16 + last.ref.headerLength + last.ref.bodyLength };
+    if (!this.intakeScheduled) {
+      this.intakeScheduled = true;
+      setImmediate(() => this.flushIntake());
+    }
+  }
+
+  private flushIntake(): void {
+    this.intakeScheduled = false;
+    const batch = this.intakeBuffer;
+    const cursor = this.intakeCursor!;
+    this.intakeBuffer = [];
+    try {
+      if (this.intakeBehind) throw new CodedError('STORE_BUSY', 'intake is catching up from the spool');
+      this.o.store.recordSpooled(batch, cursor);
+    } catch (err) {
+      // The messages are safe in the spool; the cursor did not move. Re-read from it.
+      if (!this.intakeBehind) this.o.log.error({ code: errorCode(err), err: { message: (err as Error).message } }, 'intake insert failed; will re-read the spool');
+      this.intakeBehind = true;
+      this.scheduleRetry(this.o.retryBaseMs);
+      return;
+    }
+    this.pump();
+  }
+
+  /** Wakes the scheduler (new mail, a replay, a retry coming due). */
+  pump(): void {
+    if (!this.running) return;
+    const capacity = this.o.workers * INFLIGHT_PER_WORKER - this.inflight.size;
+    if (capacity <= 0) return;
+    let rows: MessageRow[];
+    try {
+      rows = this.o.store.due(capacity + this.inflight.size, this.clock()).filter((r) => !this.inflight.has(r.id));
+    } catch (err) {
+      this.o.log.error({ code: errorCode(err), err: { message: (err as Error).message } }, 'cannot read due messages');
+      this.scheduleRetry(this.o.retryBaseMs);
+      return;
+    }
+    for (const row of rows.slice(0, capacity)) this.process(row);
+    if (this.inflight.size === 0) {
+      this.scheduleNextDue();
+      this.notifyIdle();
+    }
+  }
+
+  private scheduleNextDue(): void {
+    const next = this.o.store.nextDueAt();
+    if (next !== null) this.scheduleRetry(Math.max(0, next - this.clock()));
+  }
+
+  private scheduleRetry(ms: number): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.intakeBehind) {
+        void this.recover().then(
+          () => {
+            this.intakeBehind = false;
+            this.pump();
+          },
+          () => this.scheduleRetry(this.o.retryBaseMs),
+        );
+      } else this.pump();
+    }, ms);
+    this.retryTimer.unref();
+  }
+
+  private process(row: MessageRow): void {
+    this.inflight.add(row.id);
+    this.o.spool.journal
+      .read(refOf(row))
+      .then((raw) => {
+        const copy = new Uint8Array(raw); // own buffer so it can be transferred, not cloned
+        return this.pool.run({ id: row.id, raw: copy }, [copy.buffer as ArrayBuffer]);
+      })
+      .then(
+        (result) => this.finish({ row, result }),
+        (err: unknown) => this.finish({ row, error: err instanceof CodedError ? err : new CodedError(errorCode(err), (err as Error).message) }),
+      );
+  }
+
+  private finish(f: Finished): void {
+    this.finished.push(f);
+    if (this.finished.length >= this.o.batchSize) this.flushFinished();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flushFinished());
+    }
+  }
+
+  private flushFinished(): void {
+    this.flushScheduled = false;
+    const batch = this.finished;
+    this.finished = [];
+    if (batch.length === 0) return;
+    const applied: { row: MessageRow; result: ApplyResult; source: string | null; kind: string }[] = [];
+    try {
+      this.o.store.transaction(() => {
+        for (const f of batch) {
+          if (f.result?.ok) {
+            const { extraction } = f.result.outcome;
+            applied.push({ row: f.row, result: this.o.store.applyOutcome(f.row, { id: f.row.id, ...f.result.outcome }), source: extraction.source, kind: extraction.kind });
+          }
+          else this.fail(f.row, f.error ?? new CodedError('PARSE_FAILED', f.result && !f.result.ok ? f.result.message : 'unknown'));
+        }
+      });
+    } catch (err) {
+      // The whole batch rolls back; every message in it stays due and is retried.
+      const code = errorCode(err);
+      this.o.metrics.failures.inc({ reason: code }, batch.length);
+      this.o.log.error({ code, messages: batch.length, err: { message: (err as Error).message } }, 'persisting a batch failed; will retry');
+      for (const f of batch) this.inflight.delete(f.row.id);
+      this.scheduleRetry(this.o.retryBaseMs);
+      this.emit('persisted', batch.map((f) => f.row.id));
+      this.notifyIdle();
+      return;
+    }
+    const now = this.clock();
+    for (const f of batch) this.inflight.delete(f.row.id);
+    for (const { row, result, source: src, kind } of applied) {
+      const source = src ?? 'none';
+      this.o.metrics.processed.inc({ source, kind, result: result.state });
+      this.o.metrics.acceptToPersisted.observe(Math.max(0, now - row.received_at) / 1000);
+      this.o.metrics.lastProcessed.set({ source: 'all' }, now / 1000);
+      if (src) this.o.metrics.lastProcessed.set({ source }, now / 1000);
+      if (result.duplicateOf) this.o.metrics.duplicates.inc({ source });
+      for (const e of result.events) this.o.metrics.reservations.inc({ source, event: e.event });
+    }
+    if (applied.length > 0) this.o.onApplied?.(applied.map(({ row, result }) => ({ row, result })));
+    this.emit('persisted', batch.map((f) => f.row.id));
+    this.pump();
+    this.notifyIdle();
+  }
+
+  private notifyIdle(): void {
+    if (this.inflight.size === 0 && !this.flushScheduled && !this.intakeScheduled) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** Inside the batch transaction: failed with a retry time, or dead when out of tries or permanent. */
+  private fail(row: MessageRow, err: CodedError): void {
+    const attempts = row.attempts + 1;
+    const permanent = !ERROR_CODES[err.code as ErrorCode]?.transient;
+    const dead = permanent || attempts >= this.o.maxAttempts;
+    const next = dead ? 0 : this.clock() + retryDelayMs(attempts, this.o.retryBaseMs);
+    this.o.store.recordFailure(row.id, { state: dead ? 'dead' : 'failed', code: err.code, message: err.message, nextAttemptAt: next });
+    this.o.metrics.failures.inc({ reason: err.code });
+    if (dead) this.o.metrics.deadLettered.inc({ reason: err.code });
+    this.o.log[dead ? 'error' : 'warn']({ spoolId: row.id, code: err.code, attempts, dead }, dead ? 'message dead-lettered (raw kept; replay after fixing the cause)' : 'processing failed; will retry');
+  }
+
+  /** Number of messages being parsed or waiting for their batch commit. */
+  get inflightCount(): number {
+    return this.inflight.size;
+  }
+
+  /** Resolves when nothing is in flight (tests, graceful shutdown). */
+  idle(): Promise<void> {
+    if (this.inflight.size === 0 && !this.intakeScheduled && !this.flushScheduled) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Stops scheduling, lets in-flight work finish and persist, closes the workers. */
+  async close(): Promise<void> {
+    if (this.intakeScheduled) this.flushIntake();
+    this.running = false;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    await this.idle();
+    await this.pool.close();
+  }
+}

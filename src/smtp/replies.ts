@@ -1,0 +1,35 @@
+/**
+ * Every SMTP refusal or acknowledgement ota-inbound sends, as data: the reply
+ * code, the RFC 3463 enhanced status code and a sentence a sender's postmaster
+ * can act on. Handlers name an outcome; they never write reply numbers.
+ *
+ * smtp-server's own enhanced codes are switched off (it derives them from the
+ * reply number alone, e.g. 5.1.1 for every 550), so the enhanced code is part
+ * of the text here.
+ */
+export const REPLIES = {
+  accepted: { code: 250, enhanced: '2.0.0', text: 'Ok: queued as {id}' },
+  relayDenied: { code: 550, enhanced: '5.7.1', text: 'Relaying denied: this server only accepts mail for its intake domains, not {domain}' },
+  unknownRecipient: { code: 550, enhanced: '5.1.1', text: 'No such intake address: {address}' },
+  badRecipient: { code: 501, enhanced: '5.1.3', text: 'Bad recipient address syntax' },
+  tooManyRecipients: { code: 452, enhanced: '4.5.3', text: 'Too many recipients: at most {max} per message, send the rest in another transaction' },
+  messageTooBig: { code: 552, enhanced: '5.3.4', text: 'Message too big: {size} bytes exceeds the limit of {max} bytes' },
+  insufficientStorage: { code: 452, enhanced: '4.3.1', text: 'Insufficient system storage, try again later' },
+  localError: { code: 451, enhanced: '4.3.0', text: 'Local error in processing, try again later' },
+  tooManyConnections: { code: 421, enhanced: '4.7.0', text: 'Too many connections, try again later' },
+  tooManyConnectionsFromIp: { code: 421, enhanced: '4.7.0', text: 'Too many connections from your address, try again later' },
+  shuttingDown: { code: 421, enhanced: '4.3.2', text: 'Service shutting down, try again later' },
+} as const satisfies Record<string, { code: number; enhanced: string; text: string }>;
+
+export type ReplyName = keyof typeof REPLIES;
+
+/** The reply text (enhanced code + sentence) with `{placeholders}` filled. */
+export function replyText(name: ReplyName, vars: Record<string, string | number> = {}): string {
+  const r = REPLIES[name];
+  return `${r.enhanced} ${r.text.replace(/\{(\w+)\}/g, (_, k: string) => String(vars[k] ?? ''))}`;
+}
+
+/** An error smtp-server turns into this reply (it reads `responseCode`). */
+export function replyError(name: ReplyName, vars: Record<string, string | number> = {}): Error & { responseCode: number; reply: ReplyName } {
+  return Object.assign(new Error(replyText(name, vars)), { responseCode: REPLIES[name].code, reply: name });
+}

@@ -1,0 +1,251 @@
+/**
+ * The SMTP front end (smtp-server): policy at RCPT, limits everywhere a client
+ * controls something, and the one invariant — the 250 is sent only after the
+ * spool has made the message durable.
+ */
+import { SMTPServer, type SMTPServerOptions, type SMTPServerSession, type SMTPServerDataStream } from 'smtp-server';
+import type { Logger } from '../log/index.ts';
+import type { Config } from '../config/index.ts';
+import type { Metrics } from '../monitor/metrics.ts';
+import type { Spool, Envelope } from '../spool/index.ts';
+import { errorCode } from '../errors.ts';
+import { REPLIES, replyError, replyText, type ReplyName } from './replies.ts';
+import { routeRecipient } from './routing.ts';
+
+export { REPLIES, replyText } from './replies.ts';
+export { routeRecipient, type RouteResult } from './routing.ts';
+
+/** Per-session facts kept between commands (on smtp-server's session object). */
+interface SessionState {
+  store: string | null;
+  quarantined: boolean;
+}
+type Session = SMTPServerSession & { ota?: SessionState };
+
+export interface SmtpDeps {
+  config: Readonly<Config>;
+  spool: Spool;
+  metrics: Metrics;
+  log: Logger;
+  tls: { key: string; cert: string };
+}
+
+export interface SmtpListening {
+  port: number;
+  tlsPort: number | null;
+}
+
+export class SmtpFrontEnd {
+  private readonly servers: SMTPServer[] = [];
+  private readonly perIp = new Map<string, number>();
+  private readonly sessions = new Set<string>();
+  private draining = false;
+  private listeningState = false;
+
+  constructor(private readonly deps: SmtpDeps) {
+    const { config } = deps;
+    this.servers.push(new SMTPServer(this.options(false)));
+    if (config.smtp.tlsPort !== null) this.servers.push(new SMTPServer(this.options(true)));
+    for (const s of this.servers) s.on('error', (err) => deps.log.warn({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'smtp server error'));
+  }
+
+  private options(secure: boolean): SMTPServerOptions {
+    const { config, tls } = this.deps;
+    return {
+      secure,
+      name: config.smtp.hostname,
+      banner: config.smtp.banner,
+      key: tls.key,
+      cert: tls.cert,
+      // smtp-server's default allows TLS 1.0; nothing that forwards reservations needs it.
+      minVersion: 'TLSv1.2',
+      size: config.smtp.maxMessageBytes,
+      authOptional: true,
+      disabledCommands: ['AUTH'],
+      disableReverseLookup: true,
+      socketTimeout: config.smtp.socketTimeoutMs,
+      closeTimeout: config.smtp.closeTimeoutMs,
+      logger: false,
+      onConnect: (session, cb) => this.onConnect(session as Session, cb),
+      onClose: (session) => this.onClose(session as Session),
+      onMailFrom: (_address, session, cb) => void this.onMailFrom(session as Session, cb),
+      onRcptTo: (address, session, cb) => this.onRcptTo(address.address, session as Session, cb),
+      onData: (stream, session, cb) => this.onData(stream, session as Session, cb),
+    };
+  }
+
+  private onConnect(session: Session, cb: (err?: Error | null) => void): void {
+    const { config, metrics } = this.deps;
+    const ip = session.remoteAddress;
+    let refusal: ReplyName | null = null;
+    if (this.draining) refusal = 'shuttingDown';
+    else if (this.sessions.size >= config.smtp.maxClients) refusal = 'tooManyConnections';
+    else if ((this.perIp.get(ip) ?? 0) >= config.smtp.maxConnectionsPerIp) refusal = 'tooManyConnectionsFromIp';
+    if (refusal) {
+      metrics.smtpConnections.inc({ result: refusal === 'shuttingDown' ? 'refused_shutdown' : 'refused_limit' });
+      return cb(replyError(refusal));
+    }
+    this.sessions.add(session.id);
+    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+    metrics.smtpConnections.inc({ result: 'accepted' });
+    metrics.smtpActiveConnections.set(this.sessions.size);
+    cb();
+  }
+
+  private onClose(session: Session): void {
+    if (!this.sessions.delete(session.id)) return;
+    const ip = session.remoteAddress;
+    const n = (this.perIp.get(ip) ?? 1) - 1;
+    if (n <= 0) this.perIp.delete(ip);
+    else this.perIp.set(ip, n);
+    this.deps.metrics.smtpActiveConnections.set(this.sessions.size);
+  }
+
+  private async onMailFrom(session: Session, cb: (err?: Error | null) => void): Promise<void> {
+    session.ota = { store: null, quarantined: false };
+    if (this.draining) return cb(replyError('shuttingDown'));
+    try {
+      if (!(await this.deps.spool.hasSpace())) {
+        this.deps.metrics.smtpMessages.inc({ result: 'no_space', code: '452' });
+        this.deps.log.warn({ session: session.id }, 'spool disk below the free-space reserve: refusing MAIL FROM with 452 4.3.1');
+        return cb(replyError('insufficientStorage'));
+      }
+    } catch (err) {
+      this.deps.log.error({ err: { message: (err as Error).message } }, 'cannot read spool free space');
+      return cb(replyError('localError'));
+    }
+    cb();
+  }
+
+  private onRcptTo(address: string, session: Session, cb: (err?: Error | null) => void): void {
+    const { config, metrics } = this.deps;
+    const state = (session.ota ??= { store: null, quarantined: false });
+    if (session.envelope.rcptTo.length >= config.smtp.maxRecipients) {
+      metrics.smtpRecipients.inc({ result: 'too_many' });
+      return cb(replyError('tooManyRecipients', { max: config.smtp.maxRecipients }));
+    }
+    const route = routeRecipient(address, config);
+    if (route.kind === 'relay') {
+      metrics.smtpRecipients.inc({ result: 'relay_denied' });
+      return cb(replyError('relayDenied', { domain: route.domain }));
+    }
+    if (route.kind === 'unknown') {
+      if (config.smtp.unknownRecipient === 'reject') {
+        metrics.smtpRecipients.inc({ result: 'unknown_rejected' });
+        return cb(replyError('unknownRecipient', { address }));
+      }
+      metrics.smtpRecipients.inc({ result: 'quarantine' });
+      // One message belongs to one store: the first routed recipient decides.
+      if (state.store === null) state.quarantined = true;
+      return cb();
+    }
+    metrics.smtpRecipients.inc({ result: 'store' });
+    if (state.store === null) {
+      state.store = route.store;
+      state.quarantined = false;
+    }
+    cb();
+  }
+
+  private onData(stream: SMTPServerDataStream, session: Session, cb: (err?: Error | null, message?: string) => void): void {
+    const { metrics, spool, log, config } = this.deps;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    stream.on('data', (chunk: Buffer) => {
+      // Past the limit keep reading (the client is still sending) but stop buffering.
+      if (size <= config.smtp.maxMessageBytes) chunks.push(chunk);
+      size += chunk.length;
+    });
+    stream.on('error', (err) => {
+      log.warn({ session: session.id, err: { message: err.message } }, 'data stream error');
+      cb(replyError('localError'));
+    });
+    stream.on('end', () => {
+      if (stream.sizeExceeded || size > config.smtp.maxMessageBytes) {
+        metrics.smtpMessages.inc({ result: 'too_big', code: String(REPLIES.messageTooBig.code) });
+        return cb(replyError('messageTooBig', { size, max: config.smtp.maxMessageBytes }));
+      }
+      const started = performance.now();
+      const state = session.ota ?? { store: null, quarantined: true };
+      const envelope: Envelope = {
+        mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : null,
+        rcptTo: session.envelope.rcptTo.map((r) => r.address),
+        clientIp: session.remoteAddress,
+        helo: session.hostNameAppearsAs ?? null,
+        tls: session.secure ? tlsInfo(session) : null,
+        store: state.quarantined ? null : state.store,
+        quarantined: state.quarantined || state.store === null,
+        sessionId: session.id,
+      };
+      spool.append(envelope, chunks, size).then(
+        (rec) => {
+          metrics.acceptDuration.observe((performance.now() - started) / 1000);
+          metrics.smtpMessages.inc({ result: 'accepted', code: '250' });
+          metrics.receivedBytes.inc(size);
+          metrics.messageSize.observe(size);
+          metrics.lastReceived.set(rec.receivedAt / 1000);
+          log.debug({ session: session.id, spoolId: rec.id, bytes: size, store: envelope.store }, 'spooled');
+          cb(null, replyText('accepted', { id: rec.id }));
+        },
+        (err: unknown) => {
+          const code = errorCode(err);
+          const reply: ReplyName = code === 'SPOOL_NO_SPACE' ? 'insufficientStorage' : code === 'SPOOL_CLOSED' ? 'shuttingDown' : 'localError';
+          if (code === 'SPOOL_NO_SPACE') spool.invalidateFreeSpace();
+          metrics.smtpMessages.inc({ result: code === 'SPOOL_NO_SPACE' ? 'no_space' : 'spool_error', code: String(REPLIES[reply].code) });
+          log.error({ session: session.id, code, err: { message: (err as Error).message } }, 'message not spooled; answered 4xx so the sender retries');
+          cb(replyError(reply));
+        },
+      );
+    });
+  }
+
+  /** Starts listening; resolves with the bound ports (port 0 picks free ones). */
+  async listen(): Promise<SmtpListening> {
+    const { config } = this.deps;
+    const ports = [config.smtp.port, config.smtp.tlsPort];
+    const bound: number[] = [];
+    for (const [i, server] of this.servers.entries()) {
+      bound.push(
+        await new Promise<number>((resolve, reject) => {
+          const onError = (err: Error) => reject(err);
+          server.once('error', onError);
+          server.listen(ports[i]!, config.smtp.host, () => {
+            server.off('error', onError);
+            resolve((server.server.address() as { port: number }).port);
+          });
+        }),
+      );
+    }
+    this.listeningState = true;
+    return { port: bound[0]!, tlsPort: bound[1] ?? null };
+  }
+
+  get listening(): boolean {
+    return this.listeningState && !this.draining;
+  }
+
+  get activeSessions(): number {
+    return this.sessions.size;
+  }
+
+  /** Serves a new certificate to the next handshakes (no restart). */
+  updateCertificate(tls: { key: string; cert: string }): void {
+    for (const s of this.servers) s.updateSecureContext({ key: tls.key, cert: tls.cert });
+  }
+
+  /**
+   * Graceful stop: refuse new connections and transactions with 421, let
+   * in-flight ones finish (smtp-server waits up to closeTimeout), then resolve.
+   */
+  async close(): Promise<void> {
+    this.draining = true;
+    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    this.listeningState = false;
+  }
+}
+
+function tlsInfo(session: SMTPServerSession): { protocol: string; cipher: string } {
+  const t = session.tlsOptions as { name?: string; version?: string; standardName?: string } | false | undefined;
+  return { protocol: (t && t.version) || 'TLS', cipher: (t && (t.standardName ?? t.name)) || 'unknown' };
+}
+

@@ -1,0 +1,402 @@
+/**
+ * The durable spool: an append-only journal of segment files with group commit.
+ *
+ * Each accepted message becomes one record (envelope header + raw bytes + CRC).
+ * Records of all concurrent SMTP sessions that finish DATA while a flush is in
+ * progress are written together with one `writev` and made durable with one
+ * `fdatasync`; only then is every one of them acknowledged (250). One sync per
+ * batch instead of one create+fsync+rename+dir-fsync per message is what lets
+ * durable acceptance keep up with the SMTP front end (see docs/architecture.md).
+ *
+ * A failed write or sync truncates the segment back to where the batch began,
+ * so no half-written record remains and nobody gets a 250 for it. A torn tail
+ * left by a crash (a record without its full bytes or with a bad CRC) was never
+ * acknowledged and is cut off when the journal is opened.
+ */
+import fsp, { type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import zlib from 'node:zlib';
+import { CodedError } from '../errors.ts';
+
+/** Record framing: magic, header length, body length, CRC-32 of header+body. */
+const MAGIC = 0x3161_744f; // 'Ota1' little-endian
+const FRAME_BYTES = 16;
+/** A segment is closed for appends once it grows past this size; smaller segments purge sooner. */
+export const SEGMENT_MAX_BYTES = 64 * 1024 * 1024;
+/** Header JSON is small (envelope); anything larger is corruption, not data. */
+const MAX_HEADER_BYTES = 1024 * 1024;
+const SEGMENT_RE = /^(\d{12})\.seg$/;
+
+/** Where a record lives: segment number, byte offset of the record, lengths. */
+export interface SpoolRef {
+  segment: number;
+  offset: number;
+  headerLength: number;
+  bodyLength: number;
+}
+
+/** The SMTP envelope and session facts kept with every message. */
+export interface Envelope {
+  mailFrom: string | null;
+  rcptTo: string[];
+  clientIp: string;
+  helo: string | null;
+  tls: { protocol: string; cipher: string } | null;
+  /** Store the recipient routed to; null when quarantined. */
+  store: string | null;
+  quarantined: boolean;
+  sessionId: string;
+}
+
+export interface SpoolRecord {
+  id: string;
+  receivedAt: number;
+  envelope: Envelope;
+  size: number;
+  ref: SpoolRef;
+}
+
+/** Position just after the last record a consumer has taken; resumes recovery. */
+export interface SpoolCursor {
+  segment: number;
+  offset: number;
+}
+
+/**
+ * The file-system operations the journal uses — the seam where tests inject
+ * faults (ENOSPC, EIO) without mocking anything above it.
+ */
+export interface SpoolIo {
+  open(file: string, flags: string): Promise<FileHandle>;
+}
+
+const realIo: SpoolIo = { open: (file, flags) => fsp.open(file, flags, 0o640) };
+
+interface Pending {
+  id: string;
+  receivedAt: number;
+  envelope: Envelope;
+  header: Buffer;
+  body: Buffer[];
+  size: number;
+  resolve: (rec: SpoolRecord) => void;
+  reject: (err: Error) => void;
+}
+
+export interface JournalOptions {
+  dir: string;
+  io?: SpoolIo;
+  clock?: () => number;
+  segmentMaxBytes?: number;
+  /** Called after every durable batch, in commit order. */
+  onCommit?: (records: SpoolRecord[]) => void;
+}
+
+/** Time-sortable, collision-free spool id: base36 milliseconds + 10 random hex digits. */
+export function newSpoolId(now: number): string {
+  return `${now.toString(36).padStart(9, '0')}-${crypto.randomBytes(5).toString('hex')}`;
+}
+
+function segmentName(n: number): string {
+  return `${String(n).padStart(12, '0')}.seg`;
+}
+
+function ioError(err: unknown): CodedError {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return new CodedError(code === 'ENOSPC' || code === 'EDQUOT' ? 'SPOOL_NO_SPACE' : 'SPOOL_IO', `spool write failed: ${(err as Error).message}`, { cause: err });
+}
+
+export class Journal {
+  readonly dir: string;
+  private readonly io: SpoolIo;
+  private readonly clock: () => number;
+  private readonly segmentMaxBytes: number;
+  private readonly onCommit: ((records: SpoolRecord[]) => void) | undefined;
+  private fh: FileHandle | null = null;
+  private segment = 0;
+  private offset = 0;
+  private queue: Pending[] = [];
+  private flushing: Promise<void> | null = null;
+  private closed = false;
+  private readHandles = new Map<number, FileHandle>();
+  /** Figures for metrics: batches flushed and the last batch's size and duration. */
+  readonly stats = { batches: 0, records: 0, lastBatchSize: 0, lastFlushMs: 0 };
+  flushObserver: ((seconds: number, records: number) => void) | null = null;
+
+  constructor(opts: JournalOptions) {
+    this.dir = opts.dir;
+    this.io = opts.io ?? realIo;
+    this.clock = opts.clock ?? Date.now;
+    this.segmentMaxBytes = opts.segmentMaxBytes ?? SEGMENT_MAX_BYTES;
+    this.onCommit = opts.onCommit;
+  }
+
+  /** Opens the journal: creates the directory, cuts a torn tail, opens the last segment for appends. */
+  async open(): Promise<void> {
+    await fsp.mkdir(this.dir, { recursive: true });
+    const segments = await this.segments();
+    const last = segments.at(-1);
+    if (last === undefined) {
+      await this.startSegment(1);
+      return;
+    }
+    const file = path.join(this.dir, segmentName(last));
+    const valid = await this.validLength(last);
+    const fh = await this.io.open(file, 'r+');
+    const { size } = await fh.stat();
+    if (valid < size) {
+      await fh.truncate(valid);
+      await fh.datasync();
+    }
+    this.fh = fh;
+    this.segment = last;
+    this.offset = valid;
+    if (this.offset >= this.segmentMaxBytes) await this.rotate();
+  }
+
+  /** Segment numbers present, ascending. */
+  async segments(): Promise<number[]> {
+    const names = await fsp.readdir(this.dir).catch(() => [] as string[]);
+    return names
+      .map((n) => SEGMENT_RE.exec(n)?.[1])
+      .filter((n): n is string => n !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
+  }
+
+  /** The segment currently written to (records before it are immutable). */
+  get currentSegment(): number {
+    return this.segment;
+  }
+
+  /**
+   * Appends one message and resolves once it is durable on disk — the caller may
+   * answer 250 then, and not before. Rejects with SPOOL_NO_SPACE / SPOOL_IO /
+   * SPOOL_CLOSED (all transient: answer 4xx).
+   */
+  append(envelope: Envelope, body: Buffer[], size: number): Promise<SpoolRecord> {
+    if (this.closed) return Promise.reject(new CodedError('SPOOL_CLOSED'));
+    const receivedAt = this.clock();
+    const id = newSpoolId(receivedAt);
+    const header = Buffer.from(JSON.stringify({ id, receivedAt, envelope }), 'utf8');
+    return new Promise<SpoolRecord>((resolve, reject) => {
+      this.queue.push({ id, receivedAt, envelope, header, body, size, resolve, reject });
+      if (!this.flushing) this.flushing = this.flushLoop();
+    });
+  }
+
+  private async flushLoop(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue;
+        this.queue = [];
+        await this.flushBatch(batch);
+      }
+    } finally {
+      this.flushing = null;
+    }
+  }
+
+  private async flushBatch(batch: Pending[]): Promise<void> {
+    const started = performance.now();
+    const fh = this.fh!;
+    const start = this.offset;
+    const buffers: Buffer[] = [];
+    const records: SpoolRecord[] = [];
+    let pos = start;
+    for (const p of batch) {
+      const frame = Buffer.allocUnsafe(FRAME_BYTES);
+      let crc = zlib.crc32(p.header);
+      for (const chunk of p.body) crc = zlib.crc32(chunk, crc);
+      frame.writeUInt32LE(MAGIC, 0);
+      frame.writeUInt32LE(p.header.length, 4);
+      frame.writeUInt32LE(p.size, 8);
+      frame.writeUInt32LE(crc >>> 0, 12);
+      buffers.push(frame, p.header, ...p.body);
+      records.push({
+        id: p.id,
+        receivedAt: p.receivedAt,
+        envelope: p.envelope,
+        size: p.size,
+        ref: { segment: this.segment, offset: pos, headerLength: p.header.length, bodyLength: p.size },
+      });
+      pos += FRAME_BYTES + p.header.length + p.size;
+    }
+    try {
+      await writeAll(fh, buffers, start, pos - start);
+      await fh.datasync();
+    } catch (err) {
+      const failure = ioError(err);
+      // Cut the partial batch so a later append cannot follow garbage, and so
+      // recovery never resurrects a message whose sender was told to retry.
+      try {
+        await fh.truncate(start);
+        await fh.datasync();
+      } catch {
+        // The segment may be unusable: continue in a fresh one.
+        await this.rotate().catch(() => undefined);
+      }
+      for (const p of batch) p.reject(failure);
+      return;
+    }
+    this.offset = pos;
+    this.stats.batches += 1;
+    this.stats.records += batch.length;
+    this.stats.lastBatchSize = batch.length;
+    this.stats.lastFlushMs = performance.now() - started;
+    this.flushObserver?.(this.stats.lastFlushMs / 1000, batch.length);
+    this.onCommit?.(records);
+    for (let i = 0; i < batch.length; i++) batch[i]!.resolve(records[i]!);
+    if (this.offset >= this.segmentMaxBytes) await this.rotate().catch(() => undefined);
+  }
+
+  private async startSegment(n: number): Promise<void> {
+    const fh = await this.io.open(path.join(this.dir, segmentName(n)), 'wx+');
+    await fh.datasync();
+    await syncDir(this.dir);
+    this.fh = fh;
+    this.segment = n;
+    this.offset = 0;
+  }
+
+  private async rotate(): Promise<void> {
+    const old = this.fh;
+    await this.startSegment(this.segment + 1);
+    await old?.close().catch(() => undefined);
+  }
+
+  /** Bytes of the segment that hold complete, checksummed records. */
+  private async validLength(segment: number): Promise<number> {
+    let valid = 0;
+    for await (const rec of this.scanSegment(segment, 0, { verify: true })) valid = rec.end;
+    return valid;
+  }
+
+  /**
+   * Reads records from a cursor onwards, in order (recovery of messages spooled
+   * but not yet taken by the consumer). Stops at the first invalid record.
+   */
+  async *scan(from: SpoolCursor): AsyncGenerator<SpoolRecord & { end: number }> {
+    for (const seg of await this.segments()) {
+      if (seg < from.segment) continue;
+      yield* this.scanSegment(seg, seg === from.segment ? from.offset : 0, { verify: false });
+    }
+  }
+
+  private async *scanSegment(segment: number, fromOffset: number, opts: { verify: boolean }): AsyncGenerator<SpoolRecord & { end: number }> {
+    const fh = await fsp.open(path.join(this.dir, segmentName(segment)), 'r');
+    try {
+      const { size } = await fh.stat();
+      const frame = Buffer.alloc(FRAME_BYTES);
+      let pos = fromOffset;
+      while (pos + FRAME_BYTES <= size) {
+        await fh.read(frame, 0, FRAME_BYTES, pos);
+        if (frame.readUInt32LE(0) !== MAGIC) return;
+        const headerLength = frame.readUInt32LE(4);
+        const bodyLength = frame.readUInt32LE(8);
+        const end = pos + FRAME_BYTES + headerLength + bodyLength;
+        if (headerLength > MAX_HEADER_BYTES || end > size) return;
+        const header = Buffer.alloc(headerLength);
+        await fh.read(header, 0, headerLength, pos + FRAME_BYTES);
+        if (opts.verify) {
+          const body = Buffer.alloc(bodyLength);
+          await fh.read(body, 0, bodyLength, pos + FRAME_BYTES + headerLength);
+          if (zlib.crc32(body, zlib.crc32(header)) >>> 0 !== frame.readUInt32LE(12)) return;
+        }
+        let meta: { id: string; receivedAt: number; envelope: Envelope };
+        try {
+          meta = JSON.parse(header.toString('utf8'));
+        } catch {
+          return;
+        }
+        yield { ...meta, size: bodyLength, ref: { segment, offset: pos, headerLength, bodyLength }, end };
+        pos = end;
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** The raw message bytes of a record, CRC-checked. Throws SPOOL_MISSING / SPOOL_CORRUPT. */
+  async read(ref: SpoolRef): Promise<Buffer> {
+    let fh = this.readHandles.get(ref.segment);
+    if (!fh) {
+      try {
+        fh = await fsp.open(path.join(this.dir, segmentName(ref.segment)), 'r');
+      } catch (err) {
+        throw new CodedError('SPOOL_MISSING', `segment ${ref.segment} is not in the spool`, { cause: err });
+      }
+      this.readHandles.set(ref.segment, fh);
+    }
+    const buf = Buffer.allocUnsafe(FRAME_BYTES + ref.headerLength + ref.bodyLength);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, ref.offset);
+    if (bytesRead !== buf.length || buf.readUInt32LE(0) !== MAGIC) throw new CodedError('SPOOL_CORRUPT', `record at ${ref.segment}:${ref.offset} is incomplete`);
+    const header = buf.subarray(FRAME_BYTES, FRAME_BYTES + ref.headerLength);
+    const body = buf.subarray(FRAME_BYTES + ref.headerLength);
+    if (zlib.crc32(body, zlib.crc32(header)) >>> 0 !== buf.readUInt32LE(12)) throw new CodedError('SPOOL_CORRUPT', `record at ${ref.segment}:${ref.offset} failed its checksum`);
+    return body;
+  }
+
+  /** Closes read handles of segments that are not being written (after a purge, or periodically). */
+  async releaseReaders(keep: (segment: number) => boolean = () => false): Promise<void> {
+    for (const [seg, fh] of this.readHandles) {
+      if (!keep(seg)) {
+        this.readHandles.delete(seg);
+        await fh.close().catch(() => undefined);
+      }
+    }
+  }
+
+  /** Deletes a whole segment file (retention). Refuses the segment being written. */
+  async removeSegment(segment: number): Promise<void> {
+    if (segment >= this.segment) throw new Error(`segment ${segment} is still being written`);
+    await this.releaseReaders((s) => s !== segment);
+    await fsp.rm(path.join(this.dir, segmentName(segment)), { force: true });
+  }
+
+  /** Stops accepting, waits for the flush in progress, closes files. */
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.flushing) await this.flushing;
+    await this.releaseReaders();
+    await this.fh?.close().catch(() => undefined);
+    this.fh = null;
+  }
+}
+
+async function writeAll(fh: FileHandle, buffers: Buffer[], position: number, total: number): Promise<void> {
+  let written = 0;
+  let bufs = buffers;
+  // writev may write less than asked (signals, large batches): continue where it stopped.
+  while (written < total) {
+    const { bytesWritten } = await fh.writev(bufs, position + written);
+    if (bytesWritten === 0) throw Object.assign(new Error('short write'), { code: 'EIO' });
+    written += bytesWritten;
+    if (written < total) bufs = sliceBuffers(buffers, written);
+  }
+}
+
+function sliceBuffers(buffers: Buffer[], skip: number): Buffer[] {
+  const out: Buffer[] = [];
+  let rest = skip;
+  for (const b of buffers) {
+    if (rest >= b.length) {
+      rest -= b.length;
+      continue;
+    }
+    out.push(rest > 0 ? b.subarray(rest) : b);
+    rest = 0;
+  }
+  return out;
+}
+
+/** fsync a directory so a created or renamed entry survives a crash. */
+export async function syncDir(dir: string): Promise<void> {
+  const fh = await fsp.open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

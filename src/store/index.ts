@@ -1,0 +1,310 @@
+/**
+ * The store: the only module that writes SQL. Everything else calls these
+ * functions, so idempotency and ordering rules live in one place.
+ */
+import { openDatabase, type Db } from './db.ts';
+import type { SpoolCursor, SpoolRecord, SpoolRef } from '../spool/index.ts';
+import type { Extraction } from '../extract/types.ts';
+
+export { openDatabase, migrate, type Db } from './db.ts';
+
+export const MESSAGE_STATES = ['pending', 'processed', 'duplicate', 'ignored', 'review', 'quarantined', 'failed', 'dead'] as const;
+export type MessageState = (typeof MESSAGE_STATES)[number];
+
+export interface MessageRow {
+  id: string;
+  received_at: number;
+  spool_segment: number;
+  spool_offset: number;
+  header_length: number;
+  size: number;
+  mail_from: string | null;
+  rcpt_to: string;
+  client_ip: string;
+  helo: string | null;
+  tls: string | null;
+  store: string | null;
+  quarantined: number;
+  state: MessageState;
+  attempts: number;
+  next_attempt_at: number;
+  error_code: string | null;
+  error: string | null;
+  message_id: string | null;
+  sent_at: number | null;
+  content_hash: string | null;
+  kind: string | null;
+  source: string | null;
+  event: string | null;
+  extraction: string | null;
+  meta: string | null;
+  duplicate_of: string | null;
+  processed_at: number | null;
+  handled_at: number | null;
+  raw_purged_at: number | null;
+}
+
+/** What processing made of one message (from a parser worker). */
+export interface Outcome {
+  id: string;
+  messageId: string | null;
+  sentAt: number | null;
+  contentHash: string | null;
+  subject: string | null;
+  extraction: Extraction;
+  meta: Record<string, unknown>;
+}
+
+/** A reservation event written by applyOutcome (the deliver/ outbox consumes these). */
+export interface AppliedEvent {
+  eventId: number;
+  reservationRowId: number;
+  event: string;
+  applied: boolean;
+}
+
+export interface ApplyResult {
+  state: MessageState;
+  events: AppliedEvent[];
+  duplicateOf: string | null;
+}
+
+export function refOf(row: Pick<MessageRow, 'spool_segment' | 'spool_offset' | 'header_length' | 'size'>): SpoolRef {
+  return { segment: row.spool_segment, offset: row.spool_offset, headerLength: row.header_length, bodyLength: row.size };
+}
+
+const STATUS_BY_EVENT: Record<string, string> = { new: 'booked', change: 'booked', request: 'requested', cancel: 'cancelled' };
+/** States that count as "we already have this mail" for duplicate detection. */
+const SETTLED = "('processed','review','ignored','quarantined')";
+
+export class Store {
+  readonly db: Db;
+  private readonly clock: () => number;
+  private readonly stmts;
+
+  constructor(file: string, opts: { clock?: () => number } = {}) {
+    this.db = openDatabase(file);
+    this.clock = opts.clock ?? Date.now;
+    const db = this.db;
+    this.stmts = {
+      insertMessage: db.prepare(
+        `INSERT OR IGNORE INTO messages (id, received_at, spool_segment, spool_offset, header_length, size, mail_from, rcpt_to, client_ip, helo, tls, store, quarantined, state)
+         VALUES (@id, @received_at, @spool_segment, @spool_offset, @header_length, @size, @mail_from, @rcpt_to, @client_ip, @helo, @tls, @store, @quarantined, 'pending')`,
+      ),
+      setCursor: db.prepare('UPDATE spool_cursor SET segment = ?, offset = ? WHERE id = 1'),
+      getCursor: db.prepare('SELECT segment, offset FROM spool_cursor WHERE id = 1'),
+      // Fair scheduling between fresh mail and a backlog: take the newest due
+      // messages and the oldest due messages in equal parts, so a 100,000-message
+      // backlog drains at full speed without making new mail wait behind it.
+      dueNewest: db.prepare(`SELECT * FROM messages WHERE state IN ('pending', 'failed') AND next_attempt_at <= ? ORDER BY received_at DESC LIMIT ?`),
+      dueOldest: db.prepare(`SELECT * FROM messages WHERE state IN ('pending', 'failed') AND next_attempt_at <= ? ORDER BY received_at ASC LIMIT ?`),
+      nextDueAt: db.prepare(`SELECT MIN(next_attempt_at) AS t FROM messages WHERE state IN ('pending', 'failed')`),
+      getMessage: db.prepare('SELECT * FROM messages WHERE id = ?'),
+      dupByMessageId: db.prepare(`SELECT id FROM messages WHERE message_id = ? AND id != ? AND state IN ${SETTLED} ORDER BY received_at LIMIT 1`),
+      dupByHash: db.prepare(`SELECT id FROM messages WHERE content_hash = ? AND id != ? AND state IN ${SETTLED} ORDER BY received_at LIMIT 1`),
+      setOutcome: db.prepare(
+        `UPDATE messages SET state = @state, attempts = attempts + 1, error_code = NULL, error = NULL, message_id = @message_id, sent_at = @sent_at,
+           content_hash = @content_hash, kind = @kind, source = @source, event = @event, extraction = @extraction, meta = @meta,
+           duplicate_of = @duplicate_of, processed_at = @now WHERE id = @id`,
+      ),
+      setFailure: db.prepare(
+        `UPDATE messages SET state = @state, attempts = attempts + 1, next_attempt_at = @next, error_code = @code, error = @error, processed_at = @now WHERE id = @id`,
+      ),
+      findReservation: db.prepare('SELECT * FROM reservations WHERE source = ? AND reservation_id = ?'),
+      eventExists: db.prepare('SELECT id FROM reservation_events WHERE message = ? AND reservation = ? AND event = ?'),
+      insertReservation: db.prepare(
+        `INSERT INTO reservations (source, reservation_id, store, status, visit_date, visit_time, party_size, guest_name, guest_name_kana, phone, course, seats, notes, store_name, needs_review, review_reasons, last_message, last_sent_at, created_at, updated_at)
+         VALUES (@source, @reservation_id, @store, @status, @visit_date, @visit_time, @party_size, @guest_name, @guest_name_kana, @phone, @course, @seats, @notes, @store_name, @needs_review, @review_reasons, @last_message, @last_sent_at, @now, @now)`,
+      ),
+      updateReservation: db.prepare(
+        `UPDATE reservations SET store = COALESCE(@store, store), status = @status, visit_date = COALESCE(@visit_date, visit_date), visit_time = COALESCE(@visit_time, visit_time),
+           party_size = COALESCE(@party_size, party_size), guest_name = COALESCE(@guest_name, guest_name), guest_name_kana = COALESCE(@guest_name_kana, guest_name_kana),
+           phone = COALESCE(@phone, phone), course = COALESCE(@course, course), seats = COALESCE(@seats, seats), notes = COALESCE(@notes, notes),
+           store_name = COALESCE(@store_name, store_name), needs_review = @needs_review, review_reasons = @review_reasons, last_message = @last_message,
+           last_sent_at = @last_sent_at, updated_at = @now WHERE id = @id`,
+      ),
+      insertEvent: db.prepare(
+        `INSERT INTO reservation_events (reservation, message, event, sent_at, applied, changes, extraction, reason, created_at)
+         VALUES (@reservation, @message, @event, @sent_at, @applied, @changes, @extraction, @reason, @now)`,
+      ),
+      countByState: db.prepare('SELECT state, COUNT(*) AS n FROM messages GROUP BY state'),
+      oldestPending: db.prepare(`SELECT MIN(received_at) AS t FROM messages WHERE state IN ('pending', 'failed')`),
+      lastProcessed: db.prepare(`SELECT MAX(processed_at) AS t FROM messages WHERE state NOT IN ('pending', 'failed', 'dead')`),
+    };
+  }
+
+  /** Position in the spool journal up to which records are in `messages`. */
+  cursor(): SpoolCursor {
+    return this.stmts.getCursor.get() as SpoolCursor;
+  }
+
+  /** Records freshly spooled messages and advances the cursor, atomically. Re-recording is a no-op. */
+  recordSpooled(records: readonly SpoolRecord[], cursor: SpoolCursor): void {
+    this.db.transaction(() => {
+      for (const r of records) {
+        this.stmts.insertMessage.run({
+          id: r.id,
+          received_at: r.receivedAt,
+          spool_segment: r.ref.segment,
+          spool_offset: r.ref.offset,
+          header_length: r.ref.headerLength,
+          size: r.size,
+          mail_from: r.envelope.mailFrom,
+          rcpt_to: JSON.stringify(r.envelope.rcptTo),
+          client_ip: r.envelope.clientIp,
+          helo: r.envelope.helo,
+          tls: r.envelope.tls ? JSON.stringify(r.envelope.tls) : null,
+          store: r.envelope.store,
+          quarantined: r.envelope.quarantined ? 1 : 0,
+        });
+      }
+      this.stmts.setCursor.run(cursor.segment, cursor.offset);
+    })();
+  }
+
+  /** Up to `limit` messages due for processing, half newest-first and half oldest-first. */
+  due(limit: number, now = this.clock()): MessageRow[] {
+    const newest = this.stmts.dueNewest.all(now, Math.ceil(limit / 2)) as MessageRow[];
+    const seen = new Set(newest.map((r) => r.id));
+    const oldest = (this.stmts.dueOldest.all(now, limit) as MessageRow[]).filter((r) => !seen.has(r.id));
+    return [...newest, ...oldest].slice(0, limit);
+  }
+
+  /** When the next pending message becomes due (ms), or null when none is pending. */
+  nextDueAt(): number | null {
+    return (this.stmts.nextDueAt.get() as { t: number | null }).t;
+  }
+
+  message(id: string): MessageRow | undefined {
+    return this.stmts.getMessage.get(id) as MessageRow | undefined;
+  }
+
+  /**
+   * Applies one processing outcome: duplicate detection, message state, and the
+   * reservation/event rows. Idempotent: applying the same outcome twice (replay)
+   * adds nothing.
+   */
+  applyOutcome(row: MessageRow, o: Outcome): ApplyResult {
+    const now = this.clock();
+    const x = o.extraction;
+    let duplicateOf: string | null = null;
+    if (o.messageId) duplicateOf = (this.stmts.dupByMessageId.get(o.messageId, row.id) as { id: string } | undefined)?.id ?? null;
+    if (!duplicateOf && o.contentHash && x.kind !== 'unknown') {
+      duplicateOf = (this.stmts.dupByHash.get(o.contentHash, row.id) as { id: string } | undefined)?.id ?? null;
+    }
+    let state: MessageState;
+    const events: AppliedEvent[] = [];
+    if (duplicateOf) state = 'duplicate';
+    else if (row.quarantined) state = 'quarantined';
+    else if (x.kind === 'reservation') {
+      if (x.source && x.reservationId && x.event) {
+        events.push(this.applyReservation(row, o, now));
+        state = x.needsReview ? 'review' : 'processed';
+      } else state = 'review';
+    } else if (x.kind === 'verification') state = 'review';
+    else state = 'ignored';
+
+    this.stmts.setOutcome.run({
+      id: row.id,
+      state,
+      message_id: o.messageId,
+      sent_at: o.sentAt,
+      content_hash: o.contentHash,
+      kind: x.kind,
+      source: x.source,
+      event: x.event,
+      extraction: JSON.stringify(x),
+      meta: JSON.stringify(o.meta),
+      duplicate_of: duplicateOf,
+      now,
+    });
+    return { state, events, duplicateOf };
+  }
+
+  private applyReservation(row: MessageRow, o: Outcome, now: number): AppliedEvent {
+    const x = o.extraction;
+    const existing = this.stmts.findReservation.get(x.source, x.reservationId) as
+      | { id: number; status: string; last_sent_at: number | null; needs_review: number; review_reasons: string }
+      | undefined;
+    const reasons = [...x.reviewReasons];
+    if (!existing && (x.event === 'change' || x.event === 'cancel')) reasons.push(`unknown-reservation:${x.event}`);
+    const fields = {
+      store: row.store,
+      status: STATUS_BY_EVENT[x.event!]!,
+      visit_date: x.visitDate,
+      visit_time: x.visitTime,
+      party_size: x.partySize,
+      guest_name: x.guestName,
+      guest_name_kana: x.guestNameKana,
+      phone: x.phone,
+      course: x.course,
+      seats: x.seats,
+      notes: x.notes,
+      store_name: x.storeName,
+      needs_review: reasons.length > 0 || x.needsReview ? 1 : 0,
+      review_reasons: JSON.stringify(reasons),
+      last_message: row.id,
+      last_sent_at: o.sentAt ?? row.received_at,
+      now,
+    };
+    let reservationRowId: number;
+    let applied = true;
+    if (!existing) {
+      reservationRowId = Number(this.stmts.insertReservation.run({ ...fields, source: x.source, reservation_id: x.reservationId }).lastInsertRowid);
+    } else {
+      reservationRowId = existing.id;
+      const prior = this.stmts.eventExists.get(row.id, reservationRowId, x.event) as { id: number } | undefined;
+      if (prior) return { eventId: prior.id, reservationRowId, event: x.event!, applied: false };
+      // An older mail (by its Date) never rolls a newer state back; it is kept as history.
+      applied = existing.last_sent_at === null || fields.last_sent_at >= existing.last_sent_at;
+      if (applied) this.stmts.updateReservation.run({ ...fields, id: reservationRowId });
+    }
+    const ev = this.stmts.insertEvent.run({
+      reservation: reservationRowId,
+      message: row.id,
+      event: x.event,
+      sent_at: o.sentAt,
+      applied: applied ? 1 : 0,
+      changes: JSON.stringify(x.changes),
+      extraction: JSON.stringify(x),
+      reason: applied ? null : 'older than the current state',
+      now,
+    });
+    return { eventId: Number(ev.lastInsertRowid), reservationRowId, event: x.event!, applied };
+  }
+
+  /** Records a failure: back to pending with a retry time, or to a terminal state. */
+  recordFailure(id: string, f: { state: 'failed' | 'dead'; code: string; message: string; nextAttemptAt?: number }): void {
+    this.stmts.setFailure.run({ id, state: f.state, code: f.code, error: f.message, next: f.nextAttemptAt ?? 0, now: this.clock() });
+  }
+
+  /** Runs `fn` in one transaction (batched persistence). */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  /** Pipeline figures for status, readiness and metrics. */
+  summary(): { byState: Record<string, number>; oldestPendingAt: number | null; lastProcessedAt: number | null } {
+    const byState: Record<string, number> = {};
+    for (const r of this.stmts.countByState.all() as { state: string; n: number }[]) byState[r.state] = r.n;
+    return {
+      byState,
+      oldestPendingAt: (this.stmts.oldestPending.get() as { t: number | null }).t,
+      lastProcessedAt: (this.stmts.lastProcessed.get() as { t: number | null }).t,
+    };
+  }
+
+  /** True when a write transaction can be taken (readiness). */
+  writable(): boolean {
+    try {
+      this.db.exec('BEGIN IMMEDIATE; ROLLBACK');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
