@@ -3,7 +3,7 @@
  * readiness `/readyz`, and the JSON API under `/api/` (routes registered by
  * their own modules). Listens on localhost by default.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log/index.ts';
 
@@ -39,7 +39,7 @@ export async function runReadiness(checks: ReadinessCheck[]): Promise<{ ready: b
 
 /** Builds the fastify app (not listening yet). */
 export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: 1024 * 1024 });
+  const app = Fastify({ loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 1024 * 1024 });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     const r = await runReadiness(deps.readiness);
