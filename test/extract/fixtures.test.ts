@@ -1,0 +1,43 @@
+/**
+ * The fixture corpus: every test/fixtures/**.eml is analysed with the shipped
+ * site definitions and its Extraction must equal the hand-written .json beside it.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { analyze, loadSiteDefinitions } from '../../src/extract/index.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const FIXTURES = join(ROOT, 'test/fixtures');
+const sites = loadSiteDefinitions([join(ROOT, 'config/sites')]);
+
+function emlFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return emlFiles(path);
+    return entry.name.endsWith('.eml') ? [path] : [];
+  });
+}
+
+const files = emlFiles(FIXTURES).sort();
+
+describe('fixture corpus', () => {
+  it('covers every shipped site with new, change-or-request and cancel', () => {
+    for (const site of sites) {
+      const names = files.filter((f) => f.includes(`/${site.source}/`)).map((f) => f.split('/').pop());
+      expect(names, site.source).toContain('new.eml');
+      expect(names, site.source).toContain('cancel.eml');
+      expect(names.includes('change.eml') || names.includes('request.eml'), site.source).toBe(true);
+    }
+  });
+
+  it.each(files.map((f) => [relative(FIXTURES, f), f]))('%s', async (_name, file) => {
+    const expected = JSON.parse(readFileSync(file.replace(/\.eml$/, '.json'), 'utf8'));
+    const analysis = await analyze(readFileSync(file), sites);
+    expect(analysis.extraction).toEqual(expected);
+    // The Analysis crosses a worker boundary and is stored as JSON.
+    expect(JSON.parse(JSON.stringify(analysis))).toEqual(analysis);
+    expect(structuredClone(analysis)).toEqual(analysis);
+  });
+});
