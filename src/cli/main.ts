@@ -131,6 +131,21 @@ certs
   });
 
 program
+  .command('config')
+  .description('print the effective configuration (secrets masked), or the reference table')
+  .option('--table', 'print every setting as a Markdown table (as in README.md)')
+  .action(async (opts: { table?: boolean }) => {
+    if (opts.table) {
+      const { settingsMarkdown } = await import('../config/table.ts');
+      process.stdout.write(`${settingsMarkdown()}\n`);
+      return;
+    }
+    const cfg = config();
+    const masked = JSON.parse(JSON.stringify(cfg, (key, value: unknown) => (/token|secret/i.test(key) && value ? '[set]' : value)));
+    process.stdout.write(`${JSON.stringify(masked, null, 2)}\n`);
+  });
+
+program
   .command('healthcheck')
   .description('exit 0 when /readyz says ready (for Docker HEALTHCHECK)')
   .action(async () => {
