@@ -19,6 +19,13 @@ export const REPLIES = {
   tooManyConnections: { code: 421, enhanced: '4.7.0', text: 'Too many connections, try again later' },
   tooManyConnectionsFromIp: { code: 421, enhanced: '4.7.0', text: 'Too many connections from your address, try again later' },
   shuttingDown: { code: 421, enhanced: '4.3.2', text: 'Service shutting down, try again later' },
+  // Abuse limits (src/smtp/abuse.ts, docs/security.md). Temporary on purpose: a
+  // real MTA behind a shared address retries later; a flood just stays refused.
+  connectionRate: { code: 421, enhanced: '4.7.0', text: 'Too many connections from your address in a short time, try again in {seconds} seconds' },
+  messageRate: { code: 450, enhanced: '4.7.1', text: 'Too much mail from your address in a short time, try again in {seconds} seconds' },
+  tooManyErrors: { code: 421, enhanced: '4.7.0', text: 'Too many errors in this session, closing the connection' },
+  coolingOff: { code: 421, enhanced: '4.7.0', text: 'Your address broke the limits of this server repeatedly and is refused for {seconds} more seconds' },
+  headerTooBig: { code: 552, enhanced: '5.3.4', text: 'Message header too big: more than {max} bytes before the first blank line' },
 } as const satisfies Record<string, { code: number; enhanced: string; text: string }>;
 
 export type ReplyName = keyof typeof REPLIES;

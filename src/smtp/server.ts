@@ -6,11 +6,13 @@
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession, type SMTPServerDataStream } from 'smtp-server';
 import type { Logger } from '../log/index.ts';
 import type { Config } from '../config/index.ts';
-import type { Metrics } from '../monitor/metrics.ts';
+import { collectOnScrape, type Metrics } from '../monitor/metrics.ts';
 import type { Spool, Envelope } from '../spool/index.ts';
 import { errorCode } from '../errors.ts';
 import { REPLIES, replyError, replyText, type ReplyName } from './replies.ts';
 import { routeRecipient } from './routing.ts';
+import { AbuseGuard, type RefusalReason, type Verdict } from './abuse.ts';
+import { ErrorLimitedSMTPServer } from './session-errors.ts';
 
 export { REPLIES, replyText } from './replies.ts';
 export { routeRecipient, type RouteResult } from './routing.ts';
@@ -28,6 +30,8 @@ export interface SmtpDeps {
   metrics: Metrics;
   log: Logger;
   tls: { key: string; cert: string };
+  /** Clock of the abuse limits (tests advance it instead of sleeping). */
+  clock?: () => number;
 }
 
 export interface SmtpListening {
@@ -41,11 +45,19 @@ export class SmtpFrontEnd {
   private readonly sessions = new Set<string>();
   private draining = false;
   private listeningState = false;
+  /** Per-address rate limits and cooling-off (abuse.ts). */
+  readonly guard: AbuseGuard;
 
   constructor(private readonly deps: SmtpDeps) {
     const { config } = deps;
-    this.servers.push(new SMTPServer(this.options(false)));
-    if (config.smtp.tlsPort !== null) this.servers.push(new SMTPServer(this.options(true)));
+    this.guard = new AbuseGuard(config.smtp.abuse, deps.clock ?? Date.now);
+    collectOnScrape(deps.metrics.smtpCoolingOff, () => deps.metrics.smtpCoolingOff.set(this.guard.coolingOff()));
+    const onErrorLimit = (ip: string) => {
+      this.refused('too_many_errors');
+      this.guard.offence(ip);
+    };
+    this.servers.push(new ErrorLimitedSMTPServer(this.options(false), config.smtp.abuse.maxErrors, onErrorLimit));
+    if (config.smtp.tlsPort !== null) this.servers.push(new ErrorLimitedSMTPServer(this.options(true), config.smtp.abuse.maxErrors, onErrorLimit));
     for (const s of this.servers) s.on('error', (err) => deps.log.warn({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'smtp server error'));
   }
 
@@ -63,6 +75,8 @@ export class SmtpFrontEnd {
       authOptional: true,
       disabledCommands: ['AUTH'],
       disableReverseLookup: true,
+      // PROXY protocol only from the listed load balancers (they must send it); everyone else is plain SMTP.
+      useProxy: config.smtp.proxyTrusted.length > 0 ? [...config.smtp.proxyTrusted] : false,
       socketTimeout: config.smtp.socketTimeoutMs,
       closeTimeout: config.smtp.closeTimeoutMs,
       logger: false,
@@ -78,6 +92,8 @@ export class SmtpFrontEnd {
     const { config, metrics } = this.deps;
     const ip = session.remoteAddress;
     let refusal: ReplyName | null = null;
+    const abuse = this.draining ? null : this.abuseRefusal(this.guard.connection(ip));
+    if (abuse) return cb(abuse);
     if (this.draining) refusal = 'shuttingDown';
     else if (this.sessions.size >= config.smtp.maxClients) refusal = 'tooManyConnections';
     else if ((this.perIp.get(ip) ?? 0) >= config.smtp.maxConnectionsPerIp) refusal = 'tooManyConnectionsFromIp';
@@ -104,6 +120,8 @@ export class SmtpFrontEnd {
   private async onMailFrom(session: Session, cb: (err?: Error | null) => void): Promise<void> {
     session.ota = { store: null, quarantined: false };
     if (this.draining) return cb(replyError('shuttingDown'));
+    const abuse = this.abuseRefusal(this.guard.transaction(session.remoteAddress));
+    if (abuse) return cb(abuse);
     try {
       if (!(await this.deps.spool.hasSpace())) {
         this.deps.metrics.smtpMessages.inc({ result: 'no_space', code: '452' });
@@ -151,9 +169,11 @@ export class SmtpFrontEnd {
     const { metrics, spool, log, config } = this.deps;
     const chunks: Buffer[] = [];
     let size = 0;
+    const header = new HeaderScanner(config.smtp.maxHeaderBytes);
     stream.on('data', (chunk: Buffer) => {
-      // Past the limit keep reading (the client is still sending) but stop buffering.
-      if (size <= config.smtp.maxMessageBytes) chunks.push(chunk);
+      header.push(chunk);
+      // Past a limit keep reading (the client is still sending) but stop buffering.
+      if (size <= config.smtp.maxMessageBytes && !header.exceeded) chunks.push(chunk);
       size += chunk.length;
     });
     stream.on('error', (err) => {
@@ -164,6 +184,11 @@ export class SmtpFrontEnd {
       if (stream.sizeExceeded || size > config.smtp.maxMessageBytes) {
         metrics.smtpMessages.inc({ result: 'too_big', code: String(REPLIES.messageTooBig.code) });
         return cb(replyError('messageTooBig', { size, max: config.smtp.maxMessageBytes }));
+      }
+      if (header.exceeded) {
+        this.refused('header_too_big');
+        metrics.smtpMessages.inc({ result: 'header_too_big', code: String(REPLIES.headerTooBig.code) });
+        return cb(replyError('headerTooBig', { max: config.smtp.maxHeaderBytes }));
       }
       const started = performance.now();
       const state = session.ota ?? { store: null, quarantined: true };
@@ -197,6 +222,19 @@ export class SmtpFrontEnd {
         },
       );
     });
+  }
+
+  /** An abuse verdict as the reply error to send, counted; null when allowed. */
+  private abuseRefusal(v: Verdict): (Error & { responseCode: number }) | null {
+    if (v.ok) return null;
+    this.refused(v.reason);
+    const reply: ReplyName = v.reason === 'cooling_off' ? 'coolingOff' : v.reason === 'message_rate' ? 'messageRate' : 'connectionRate';
+    this.deps.log.debug({ reason: v.reason, retryAfterSeconds: v.retryAfterSeconds }, 'abuse limit: refused');
+    return replyError(reply, { seconds: v.retryAfterSeconds });
+  }
+
+  private refused(reason: RefusalReason): void {
+    this.deps.metrics.smtpRefusals.inc({ reason });
   }
 
   /** Starts listening; resolves with the bound ports (port 0 picks free ones). */
@@ -241,6 +279,37 @@ export class SmtpFrontEnd {
     this.draining = true;
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     this.listeningState = false;
+  }
+}
+
+/**
+ * Counts the header section (bytes before the first empty line, CRLF or bare
+ * LF) of a message as it streams in, without buffering it.
+ */
+class HeaderScanner {
+  private bytes = 0;
+  /** 0: inside a line, 1: just after LF (a line starts), 2: after LF CR. The message starts like a line. */
+  private state = 1;
+  private done = false;
+  exceeded = false;
+
+  constructor(private readonly max: number) {}
+
+  push(chunk: Buffer): void {
+    if (this.done) return;
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk[i]!;
+      if (c === 0x0a && this.state !== 0) {
+        this.done = true;
+        return;
+      }
+      this.state = c === 0x0a ? 1 : c === 0x0d && this.state === 1 ? 2 : 0;
+      if (++this.bytes > this.max) {
+        this.exceeded = true;
+        this.done = true;
+        return;
+      }
+    }
   }
 }
 
