@@ -8,7 +8,7 @@ import { settingsMarkdown } from '../src/config/table.ts';
 
 const readme = path.join(import.meta.dirname, '..', 'README.md');
 const text = fs.readFileSync(readme, 'utf8');
-const next = text.replace(/(<!-- settings:start -->\n)[\s\S]*?(\n<!-- settings:end -->)/, `$1${settingsMarkdown()}$2`);
+const next = text.replace(/(<!-- settings:start -->)[\s\S]*?(<!-- settings:end -->)/, `$1\n${settingsMarkdown()}\n$2`);
 if (next === text) console.log('README.md configuration table is up to date');
 else {
   fs.writeFileSync(readme, next);

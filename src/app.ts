@@ -9,20 +9,29 @@ import { Registry } from 'prom-client';
 import type { Config } from './config/index.ts';
 import type { Logger } from './log/index.ts';
 import { collectOnScrape, createMetrics, type Metrics } from './monitor/metrics.ts';
-import { Store } from './store/index.ts';
+import { Outbox, Queries, SERVER_BUSY_TIMEOUT_MS, Store, rawLocation } from './store/index.ts';
 import { Spool, type SpoolIo } from './spool/index.ts';
 import { Pipeline } from './pipeline/index.ts';
+import { authSettingsOf, checkAuthSettings } from './auth/index.ts';
 import { CertificateWatcher, loadOrCreateCertificate } from './tls/index.ts';
 import { SmtpFrontEnd } from './smtp/server.ts';
 import { createHttpServer, type ReadinessCheck } from './http/index.ts';
+import { createMonitor, registerAlertRoutes, type AlertManager, type Watchdogs } from './monitor/index.ts';
 import { loadSiteDefinitions } from './extract/index.ts';
-import { PACKAGE_VERSION, SHIPPED_SITES_DIR } from './paths.ts';
+import { Dispatcher } from './deliver/index.ts';
+import { registerApi } from './http/api.ts';
+import { registerDashboard } from './http/dashboard.ts';
+import { PACKAGE_VERSION, SHIPPED_SITES_DIR, WEB_DIR } from './paths.ts';
+import { acquireLock } from './lock.ts';
+import { purge } from './retention/index.ts';
 
 export interface AppOptions {
   log: Logger;
   clock?: () => number;
   /** Fault-injection seam for the spool's file system (tests). */
   spoolIo?: SpoolIo;
+  /** Journal segment size (tests use small ones to exercise rotation and retention). */
+  spoolSegmentBytes?: number;
   /** Free-space reading of the spool disk (tests). */
   freeBytes?: (dir: string) => Promise<number>;
 }
@@ -36,6 +45,11 @@ export interface App {
   smtp: SmtpFrontEnd;
   http: FastifyInstance;
   certificates: CertificateWatcher;
+  /** Webhook outbox sender (emits `attempt`). */
+  dispatcher: Dispatcher;
+  /** Built-in alerts (firing now, history) and the watchdogs that raise them. */
+  alerts: AlertManager;
+  watchdogs: Watchdogs;
   smtpPort: number;
   smtpTlsPort: number | null;
   httpPort: number;
@@ -55,7 +69,14 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
   const metrics = createMetrics(new Registry(), { version: PACKAGE_VERSION });
   const sites = loadSiteDefinitions([SHIPPED_SITES_DIR, ...config.sitesDirs]);
 
-  const store = new Store(databaseFile(config), { clock });
+  const releaseLock = acquireLock(config.dataDir);
+  const store = new Store(databaseFile(config), { clock, busyTimeoutMs: SERVER_BUSY_TIMEOUT_MS });
+  const dispatcher = new Dispatcher({ outbox: new Outbox(store.db), settings: config.webhook, metrics, log: log.child({ component: 'deliver' }), version: PACKAGE_VERSION, clock });
+  // Deliveries are written in the transaction that records the reservation event.
+  store.onEvent = (e) => dispatcher.enqueue(e);
+  // Assigned once the certificate is loaded; the monitor reads it only after start.
+  let certificates: CertificateWatcher | null = null;
+  const monitor = createMonitor({ config, store, metrics, log, clock, certificate: () => certificates?.certificate ?? null });
   let pipeline: Pipeline | null = null;
   const spool = new Spool({
     dataDir: config.dataDir,
@@ -63,7 +84,8 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
     io: opts.spoolIo,
     clock,
     freeBytes: opts.freeBytes,
-    onCommit: (records) => pipeline?.intake(records),
+    segmentMaxBytes: opts.spoolSegmentBytes,
+    onCommit: (records, bodies) => pipeline?.intake(records, bodies),
   });
   await spool.open();
   spool.journal.flushObserver = (seconds, n) => {
@@ -71,6 +93,7 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
     metrics.spoolFlushMessages.observe(n);
   };
 
+  checkAuthSettings(authSettingsOf(config));
   pipeline = new Pipeline({
     store,
     spool,
@@ -83,7 +106,9 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
     maxAttempts: config.pipeline.maxAttempts,
     retryBaseMs: config.pipeline.retryBaseMs,
     batchSize: config.pipeline.batchSize,
+    auth: authSettingsOf(config),
     clock,
+    onApplied: () => dispatcher.pump(),
   });
   await pipeline.start();
 
@@ -92,8 +117,9 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
   if (generated) tlsLog.warn({ file: cert.files.certFile, notAfter: cert.notAfter.toISOString() }, 'no certificate found: generated a self-signed one (365 days)');
   metrics.certNotAfter.set({ certificate: 'smtp' }, cert.notAfter.getTime() / 1000);
 
-  const smtp = new SmtpFrontEnd({ config, spool, metrics, log: log.child({ component: 'smtp' }), tls: cert });
-  const certificates = new CertificateWatcher(cert, config.tls.watchIntervalMs, (e) => {
+  const smtp = new SmtpFrontEnd({ config, spool, metrics, log: log.child({ component: 'smtp' }), tls: cert, clock });
+  certificates = new CertificateWatcher(cert, config.tls.watchIntervalMs, (e) => {
+    monitor.certificateReloaded(e);
     if (e.ok) {
       smtp.updateCertificate(e.cert);
       metrics.certReloads.inc({ result: 'success' });
@@ -122,12 +148,42 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
     { name: 'spool', check: async () => ((await spool.hasSpace()) ? true : `free space below ${config.smtp.minFreeBytes} bytes`) },
     { name: 'pipeline', check: () => (pipeline!.pool.size > 0 ? true : 'no parser workers') },
   ];
-  const http = await createHttpServer({ registry: metrics.registry, log, readiness });
+  const http = await createHttpServer({
+    registry: metrics.registry,
+    log,
+    readiness,
+    register: (app) =>
+      registerApi(app, {
+        apiToken: config.http.apiToken,
+        queries: new Queries(store.db),
+        readRaw: (row) => spool.readRaw(rawLocation(row)),
+        wakePipeline: () => pipeline!.wake(),
+        redeliver: (id) => dispatcher.redeliver(id),
+        version: PACKAGE_VERSION,
+        clock,
+      }),
+  });
+  registerAlertRoutes(http, monitor.alerts);
+  registerDashboard(http, { webDir: WEB_DIR, store, alerts: monitor.alerts, certificate: () => certificates?.certificate ?? null, config, readRaw: (row) => spool.readRaw(rawLocation(row)), clock });
 
   const { port, tlsPort } = await smtp.listen();
   await http.listen({ host: config.http.host, port: config.http.port });
   const httpPort = (http.server.address() as { port: number }).port;
+  dispatcher.start();
+  monitor.start();
   log.info({ smtpPort: port, smtpTlsPort: tlsPort, httpPort, dataDir: config.dataDir, domains: config.domains }, 'ota-inbound ready');
+
+  const retentionLog = log.child({ component: 'retention' });
+  let purging = false;
+  const purgeTimer = setInterval(() => {
+    if (purging) return;
+    purging = true;
+    purge(store, spool, config.retention, { now: clock() })
+      .then((report) => retentionLog.info(report, 'retention purge done'))
+      .catch((err: Error) => retentionLog.error({ err: { message: err.message } }, 'retention purge failed; will try again next interval'))
+      .finally(() => (purging = false));
+  }, config.retention.purgeIntervalMinutes * 60_000);
+  purgeTimer.unref();
 
   let stopped: Promise<void> | null = null;
   const app: App = {
@@ -139,6 +195,9 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
     smtp,
     http,
     certificates,
+    dispatcher,
+    alerts: monitor.alerts,
+    watchdogs: monitor.watchdogs,
     smtpPort: port,
     smtpTlsPort: tlsPort,
     httpPort,
@@ -146,12 +205,16 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
     stop() {
       stopped ??= (async () => {
         stopping = true;
-        certificates.stop();
+        clearInterval(purgeTimer);
+        await monitor.stop();
+        certificates!.stop();
         await smtp.close();
         await spool.close();
         await pipeline!.close();
+        await dispatcher.stop();
         await http.close();
         store.close();
+        releaseLock();
         log.info('ota-inbound stopped');
       })();
       return stopped;

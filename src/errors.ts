@@ -15,6 +15,14 @@ export const ERROR_CODES = {
   PARSE_FAILED: { transient: false, text: 'the message could not be parsed' },
   STORE_BUSY: { transient: true, text: 'the database was busy or locked' },
   STORE_IO: { transient: true, text: 'the database could not be written' },
+  WEBHOOK_TIMEOUT: { transient: true, text: 'the webhook endpoint did not answer within webhook.timeoutMs' },
+  WEBHOOK_CONNECT: { transient: true, text: 'the webhook endpoint could not be reached (connection refused, reset, DNS, TLS)' },
+  WEBHOOK_STATUS_RETRY: { transient: true, text: 'the webhook endpoint answered 408, 429 or 5xx' },
+  WEBHOOK_REJECTED: { transient: false, text: 'the webhook endpoint answered a 4xx other than 408/429' },
+  WEBHOOK_REDIRECT: { transient: false, text: 'the webhook endpoint answered a redirect (redirects are not followed)' },
+  WEBHOOK_STATUS_OTHER: { transient: false, text: 'the webhook endpoint answered a status that is neither success nor retryable' },
+  WEBHOOK_EXPIRED: { transient: false, text: 'retries stopped after webhook.maxAgeHours' },
+  WEBHOOK_ENDPOINT_REMOVED: { transient: false, text: 'the delivery\'s endpoint is no longer configured' },
   INTERNAL: { transient: true, text: 'unexpected internal error' },
 } as const;
 

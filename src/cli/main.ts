@@ -171,6 +171,71 @@ program
     printStatus(cfg, { json: opts.json ?? false });
   });
 
+function parseTime(v: string): number {
+  const t = Date.parse(v);
+  if (!Number.isFinite(t)) throw new Error(`not a date/time: ${v} (use ISO 8601, e.g. 2026-11-24T09:00+09:00)`);
+  return t;
+}
+
+program
+  .command('replay')
+  .description('process selected messages again from the spool (idempotent; safe while the server runs)')
+  .argument('[ids...]', 'spool ids')
+  .option('--state <states>', 'comma-separated states, e.g. failed,dead')
+  .option('--since <time>', 'received at or after (ISO 8601)')
+  .option('--until <time>', 'received before (ISO 8601)')
+  .option('--source <source>', 'site, e.g. tabelog')
+  .option('--store <store>', 'store id')
+  .option('--all', 'every message')
+  .option('--dry-run', 'show what would change, change nothing')
+  .option('--json', 'print the report as JSON')
+  .action(async (ids: string[], opts: { state?: string; since?: string; until?: string; source?: string; store?: string; all?: boolean; dryRun?: boolean; json?: boolean }) => {
+    const cfg = config();
+    const { runReplay } = await import('./maintenance.ts');
+    let report;
+    try {
+      report = await runReplay(
+        cfg,
+        { ids, states: opts.state?.split(',').map((s) => s.trim()), since: opts.since ? parseTime(opts.since) : undefined, until: opts.until ? parseTime(opts.until) : undefined, source: opts.source, store: opts.store, all: opts.all },
+        { dryRun: opts.dryRun ?? false },
+      );
+    } catch (err) {
+      fail((err as Error).message);
+    }
+    if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    else {
+      for (const c of report.changes) process.stdout.write(`${c.id}  ${c.from.state} → ${c.to.state}  ${c.from.kind ?? '-'}/${c.from.source ?? '-'}/${c.from.event ?? '-'} → ${c.to.kind ?? '-'}/${c.to.source ?? '-'}/${c.to.event ?? '-'}${c.fields.length ? `  fields: ${c.fields.join(', ')}` : ''}\n`);
+      process.stdout.write(`${opts.dryRun ? 'dry run: ' : ''}${report.selected} selected, ${report.changed} ${opts.dryRun ? 'would change' : 'changed'}, ${report.unchanged} unchanged, ${report.failed} failed (${report.seconds.toFixed(1)} s)\n`);
+    }
+  });
+
+program
+  .command('rebuild')
+  .description('build a fresh database from the spool alone (the spool is the source of truth)')
+  .option('--output <file>', 'where to write it (default: <dataDir>/ota-inbound.rebuilt.db)')
+  .option('--replace', 'swap it in for the live database (server must be stopped; the old one is kept)')
+  .action(async (opts: { output?: string; replace?: boolean }) => {
+    const cfg = config();
+    const { runRebuild } = await import('./maintenance.ts');
+    try {
+      const r = await runRebuild(cfg, { output: opts.output, replace: opts.replace ?? false });
+      process.stdout.write(`rebuilt ${r.output}: ${r.recovered} messages from the spool, ${r.report.changed} processed, ${r.report.failed} failed${r.replaced ? `; previous database kept as ${r.replaced}` : ''}\n`);
+    } catch (err) {
+      fail((err as Error).message);
+    }
+  });
+
+program
+  .command('purge')
+  .description('apply the retention policy now: raw mail past retention.rawDays, personal data past retention.personalDays')
+  .option('--dry-run', 'count what would go, delete nothing')
+  .action(async (opts: { dryRun?: boolean }) => {
+    const cfg = config();
+    const { runPurge } = await import('./maintenance.ts');
+    const r = await runPurge(cfg, { dryRun: opts.dryRun ?? false });
+    process.stdout.write(`${opts.dryRun ? 'dry run: ' : ''}${JSON.stringify(r)}\n`);
+  });
+
 const spool = program.command('spool').description('the raw message spool');
 spool
   .command('show')

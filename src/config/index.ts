@@ -5,6 +5,7 @@
  * with a sentence an operator can act on.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { SETTINGS, type Setting } from './settings.ts';
 
@@ -46,7 +47,23 @@ export interface Config {
     closeTimeoutMs: number;
     unknownRecipient: 'quarantine' | 'reject';
     minFreeBytes: number;
+    maxHeaderBytes: number;
+    /** Exact peer addresses allowed (and required) to send a PROXY protocol header. */
+    proxyTrusted: string[];
+    abuse: {
+      /** Addresses and CIDR ranges (`a.b.c.d/n`, `x::/n`) exempt from rate limits and cooling-off. */
+      exempt: string[];
+      connectionsPerMinute: number;
+      connectionBurst: number;
+      messagesPerMinute: number;
+      messageBurst: number;
+      maxErrors: number;
+      offenceLimit: number;
+      offenceWindowSeconds: number;
+      coolOffSeconds: number;
+    };
   };
+  auth: { resolver: 'system' | 'none'; dnsZoneFile: string | null; timeoutMs: number; arcTrustedSealers: string[] };
   domains: string[];
   routes: Route[];
   stores: string[];
@@ -60,9 +77,37 @@ export interface Config {
     retryBaseMs: number;
     batchSize: number;
   };
-  retention: { rawDays: number };
-  webhook: { url: string | null; secret: string | null };
-  alerts: { webhookUrl: string | null; staleAfterMinutes: number };
+  retention: { rawDays: number; personalDays: number; purgeIntervalMinutes: number };
+  webhook: {
+    url: string | null;
+    secret: string | null;
+    secretPrevious: string | null;
+    /** Parsed `store=url` rules of `webhook.storeUrls`. */
+    storeUrls: { store: string; url: string }[];
+    timeoutMs: number;
+    concurrency: number;
+    maxAgeHours: number;
+    retryBaseMs: number;
+    retryMaxMs: number;
+  };
+  alerts: {
+    webhookUrl: string | null;
+    staleAfterMinutes: number;
+    webhookFormat: 'json' | 'slack';
+    intervalMs: number;
+    silenceProbabilityPpm: number;
+    historyWeeks: number;
+    fallbackStaleMinutes: number;
+    lagSeconds: number;
+    failureRatioPercent: number;
+    failureWindowMinutes: number;
+    failureMinMessages: number;
+    certWarnDays: number;
+    certCriticalDays: number;
+    canaryAddress: string | null;
+    canarySubject: string | null;
+    canaryEveryMinutes: number;
+  };
 }
 
 /** A setting that cannot be used; `setting` names it for the operator. */
@@ -156,6 +201,22 @@ function coerce(setting: Setting, value: unknown, from: 'file' | 'env'): unknown
 const DOMAIN_RE = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const STORE_ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
+/** Parses one `store=url` rule of `webhook.storeUrls`. */
+export function parseStoreUrl(rule: string, setting = 'webhook.storeUrls'): { store: string; url: string } {
+  const eq = rule.indexOf('=');
+  const store = rule.slice(0, Math.max(0, eq)).trim().toLowerCase();
+  const url = rule.slice(eq + 1).trim();
+  if (eq <= 0 || !STORE_ID_RE.test(store)) throw new ConfigError(setting, `${JSON.stringify(rule)}: expected store=https://…, store id matching ${STORE_ID_RE}`);
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new ConfigError(setting, `${JSON.stringify(rule)}: not a URL`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError(setting, `${JSON.stringify(rule)}: must be an http(s) URL`);
+  return { store, url };
+}
+
 /** Parses one route rule (see the `routes` setting). */
 export function parseRoute(rule: string, setting = 'routes'): Route {
   const eq = rule.lastIndexOf('=');
@@ -246,8 +307,22 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
     if (!STORE_ID_RE.test(s)) throw new ConfigError('stores (OTA_INBOUND_STORES)', `store id ${JSON.stringify(s)} must match ${STORE_ID_RE}`);
   }
   cfg.smtp.minFreeBytes ??= 2 * cfg.smtp.maxMessageBytes;
-  if (cfg.webhook.url && !cfg.webhook.secret) {
-    throw new ConfigError('webhook.secret (OTA_INBOUND_WEBHOOK_SECRET)', 'required when webhook.url is set: unsigned webhooks are not sent');
+  for (const a of cfg.smtp.proxyTrusted) {
+    if (net.isIP(a) === 0) throw new ConfigError('smtp.proxyTrusted (OTA_INBOUND_SMTP_PROXY_TRUSTED)', `not an IP address: ${JSON.stringify(a)} (ranges are not accepted here)`);
+  }
+  for (const a of cfg.smtp.abuse.exempt) {
+    const [ip, bits, extra] = a.split('/');
+    const family = net.isIP(ip ?? '');
+    const max = family === 6 ? 128 : 32;
+    if (family === 0 || extra !== undefined || (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= max))) {
+      throw new ConfigError('smtp.abuse.exempt (OTA_INBOUND_SMTP_ABUSE_EXEMPT)', `not an address or CIDR range: ${JSON.stringify(a)}`);
+    }
+  }
+  if (cfg.auth.dnsZoneFile) cfg.auth.dnsZoneFile = path.resolve(cwd, cfg.auth.dnsZoneFile);
+  cfg.auth.arcTrustedSealers = cfg.auth.arcTrustedSealers.map((d) => d.toLowerCase());
+  cfg.webhook.storeUrls = (cfg.webhook.storeUrls as unknown as string[]).map((r) => parseStoreUrl(r, 'webhook.storeUrls (OTA_INBOUND_WEBHOOK_STORE_URLS)'));
+  if ((cfg.webhook.url || cfg.webhook.storeUrls.length > 0) && !cfg.webhook.secret) {
+    throw new ConfigError('webhook.secret (OTA_INBOUND_WEBHOOK_SECRET)', 'required when webhook.url or webhook.storeUrls is set: unsigned webhooks are not sent');
   }
   return deepFreeze(cfg as Config);
 }

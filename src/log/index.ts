@@ -33,6 +33,33 @@ export const REDACT_PATHS = [
   '*.subject',
   'headers.authorization',
   'req.headers.authorization',
+  // Database rows (snake_case) and whole objects that carry guest data.
+  'guest_name',
+  'guest_name_kana',
+  'mail_from',
+  'rcpt_to',
+  '*.guest_name',
+  '*.guest_name_kana',
+  '*.mail_from',
+  '*.rcpt_to',
+  '*.*.guestNameKana',
+  '*.*.notes',
+  'extraction',
+  '*.extraction',
+  'changes',
+  '*.changes',
+  'payload',
+  '*.payload',
+  'query',
+  'req.query',
+  'headers.cookie',
+  'req.headers.cookie',
+  // Credentials, should a settings object ever be logged.
+  'secret',
+  'apiToken',
+  '*.secret',
+  '*.secretPrevious',
+  '*.apiToken',
 ];
 
 export interface LogOptions {

@@ -2,12 +2,21 @@
  * A pool of parser worker threads. mailparser is in maintenance mode and its
  * regexes may be ReDoS-prone, so parsing never runs on the event loop that
  * serves SMTP: each task gets a wall-clock timeout, each worker a heap limit,
- * and a worker that times out, dies or runs out of memory is replaced — the
- * task fails with a coded reason and the pipeline decides whether to retry.
+ * and a worker that times out, dies or runs out of memory is replaced — its
+ * tasks fail with a coded reason and the pipeline decides whether to retry.
+ *
+ * Each worker runs a few tasks at once: sender authentication waits on DNS,
+ * and those waits overlap instead of idling the thread. A worker that has to
+ * be replaced takes its other tasks with it; they fail as PARSE_WORKER_CRASHED
+ * (transient) and are retried.
  */
+import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { CodedError } from '../errors.ts';
 import type { WorkerResult, WorkerTask } from './worker.ts';
+
+/** Tasks one worker runs at once: CPU-bound parsing interleaved with DNS-bound authentication. */
+export const TASKS_PER_WORKER = 4;
 
 export interface PoolOptions {
   size: number;
@@ -15,6 +24,7 @@ export interface PoolOptions {
   maxOldGenerationSizeMb: number;
   /** Data every worker needs once (site definitions). */
   workerData: unknown;
+  tasksPerWorker?: number;
 }
 
 interface Job {
@@ -22,13 +32,12 @@ interface Job {
   transfer: ArrayBuffer[];
   resolve: (r: WorkerResult) => void;
   reject: (e: Error) => void;
+  timer: NodeJS.Timeout | null;
 }
 
 interface Slot {
   worker: Worker;
-  job: Job | null;
-  timer: NodeJS.Timeout | null;
-  ready: boolean;
+  jobs: Map<string, Job>;
 }
 
 /**
@@ -43,14 +52,18 @@ function workerEntry(): { entry: URL | string; eval: boolean } {
   return { entry: `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`, eval: true };
 }
 
-export class ParserPool {
+/** Emits `dispatch` (task id, worker) when a task is handed to a worker — for tests and tracing. */
+export class ParserPool extends EventEmitter {
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
+  private readonly perWorker: number;
   private closed = false;
   /** Replacements after a timeout or crash (for metrics and tests). */
   restarts = 0;
 
   constructor(private readonly opts: PoolOptions) {
+    super();
+    this.perWorker = opts.tasksPerWorker ?? TASKS_PER_WORKER;
     for (let i = 0; i < opts.size; i++) this.slots.push(this.spawn());
   }
 
@@ -61,15 +74,17 @@ export class ParserPool {
       workerData: this.opts.workerData,
       resourceLimits: { maxOldGenerationSizeMb: this.opts.maxOldGenerationSizeMb },
     });
-    const slot: Slot = { worker, job: null, timer: null, ready: true };
+    const slot: Slot = { worker, jobs: new Map() };
     worker.on('message', (result: WorkerResult) => {
-      const job = slot.job;
+      const job = slot.jobs.get(result.id);
       if (!job) return;
-      this.finish(slot);
+      this.settle(slot, result.id, job);
       job.resolve(result);
       this.dispatch();
     });
-    worker.on('error', (err: Error & { code?: string }) => this.replace(slot, err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? new CodedError('PARSE_RESOURCE_LIMIT', err.message) : new CodedError('PARSE_WORKER_CRASHED', err.message)));
+    worker.on('error', (err: Error & { code?: string }) =>
+      this.replace(slot, err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? new CodedError('PARSE_RESOURCE_LIMIT', err.message) : new CodedError('PARSE_WORKER_CRASHED', err.message)),
+    );
     worker.on('exit', (code) => {
       if (!this.closed && this.slots.includes(slot)) this.replace(slot, new CodedError('PARSE_WORKER_CRASHED', `parser worker exited with code ${code}`));
     });
@@ -77,17 +92,15 @@ export class ParserPool {
     return slot;
   }
 
-  private finish(slot: Slot): void {
-    if (slot.timer) clearTimeout(slot.timer);
-    slot.timer = null;
-    slot.job = null;
+  private settle(slot: Slot, id: string, job: Job): void {
+    if (job.timer) clearTimeout(job.timer);
+    slot.jobs.delete(id);
   }
 
-  private replace(slot: Slot, reason: CodedError): void {
+  /** Replaces a worker; the task that caused it gets `reason`, its other tasks a crash. */
+  private replace(slot: Slot, reason: CodedError, culprit?: string): void {
     const idx = this.slots.indexOf(slot);
     if (idx < 0) return;
-    const job = slot.job;
-    this.finish(slot);
     this.slots.splice(idx, 1);
     slot.worker.removeAllListeners('exit');
     void slot.worker.terminate();
@@ -95,7 +108,10 @@ export class ParserPool {
       this.restarts += 1;
       this.slots.push(this.spawn());
     }
-    job?.reject(reason);
+    for (const [id, job] of slot.jobs) {
+      this.settle(slot, id, job);
+      job.reject(culprit === undefined || id === culprit ? reason : new CodedError('PARSE_WORKER_CRASHED', `parser worker replaced while parsing another message (${reason.code})`));
+    }
     this.dispatch();
   }
 
@@ -103,32 +119,37 @@ export class ParserPool {
   run(task: WorkerTask, transfer: ArrayBuffer[] = []): Promise<WorkerResult> {
     if (this.closed) return Promise.reject(new CodedError('INTERNAL', 'parser pool is closed'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ task, transfer, resolve, reject });
+      this.queue.push({ task, transfer, resolve, reject, timer: null });
       this.dispatch();
     });
   }
 
   private dispatch(): void {
-    for (const slot of this.slots) {
-      if (this.queue.length === 0) return;
-      if (slot.job) continue;
+    while (this.queue.length > 0) {
+      // The least busy worker with room takes the next task.
+      let best: Slot | null = null;
+      for (const s of this.slots) if (s.jobs.size < this.perWorker && (!best || s.jobs.size < best.jobs.size)) best = s;
+      if (!best) return;
+      const slot = best;
       const job = this.queue.shift()!;
-      slot.job = job;
-      slot.timer = setTimeout(() => this.replace(slot, new CodedError('PARSE_TIMEOUT', `parsing exceeded ${this.opts.timeoutMs} ms`)), this.opts.timeoutMs);
+      const id = job.task.id;
+      slot.jobs.set(id, job);
+      job.timer = setTimeout(() => this.replace(slot, new CodedError('PARSE_TIMEOUT', `parsing exceeded ${this.opts.timeoutMs} ms`), id), this.opts.timeoutMs);
       slot.worker.postMessage(job.task, job.transfer);
+      this.emit('dispatch', id, slot.worker);
     }
   }
 
   /** Tasks running or queued. */
   get busy(): number {
-    return this.queue.length + this.slots.filter((s) => s.job).length;
+    return this.queue.length + this.slots.reduce((n, s) => n + s.jobs.size, 0);
   }
 
   get size(): number {
     return this.slots.length;
   }
 
-  /** Test hook: the thread ids of the workers (to kill one mid-task). */
+  /** The worker threads (tests kill one mid-task). */
   get workers(): Worker[] {
     return this.slots.map((s) => s.worker);
   }
@@ -138,7 +159,7 @@ export class ParserPool {
     for (const job of this.queue.splice(0)) job.reject(new CodedError('INTERNAL', 'parser pool closed'));
     await Promise.all(
       this.slots.map(async (s) => {
-        this.finish(s);
+        for (const [id, job] of s.jobs) this.settle(s, id, job);
         await s.worker.terminate();
       }),
     );

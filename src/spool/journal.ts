@@ -89,8 +89,11 @@ export interface JournalOptions {
   io?: SpoolIo;
   clock?: () => number;
   segmentMaxBytes?: number;
-  /** Called after every durable batch, in commit order. */
-  onCommit?: (records: SpoolRecord[]) => void;
+  /**
+   * Called after every durable batch, in commit order, with each record's
+   * body chunks (so fresh mail can be processed without reading it back).
+   */
+  onCommit?: (records: SpoolRecord[], bodies: Buffer[][]) => void;
 }
 
 /** Time-sortable, collision-free spool id: base36 milliseconds + 10 random hex digits. */
@@ -112,7 +115,7 @@ export class Journal {
   private readonly io: SpoolIo;
   private readonly clock: () => number;
   private readonly segmentMaxBytes: number;
-  private readonly onCommit: ((records: SpoolRecord[]) => void) | undefined;
+  private readonly onCommit: ((records: SpoolRecord[], bodies: Buffer[][]) => void) | undefined;
   private fh: FileHandle | null = null;
   private segment = 0;
   private offset = 0;
@@ -153,6 +156,15 @@ export class Journal {
     this.segment = last;
     this.offset = valid;
     if (this.offset >= this.segmentMaxBytes) await this.rotate();
+  }
+
+  /**
+   * Read-only view for tools running beside the server (purge, replay): learns
+   * which segment is being written without opening it or touching its tail.
+   */
+  async attach(): Promise<void> {
+    this.segment = (await this.segments()).at(-1) ?? 1;
+    this.closed = true;
   }
 
   /** Segment numbers present, ascending. */
@@ -246,7 +258,7 @@ export class Journal {
     this.stats.lastBatchSize = batch.length;
     this.stats.lastFlushMs = performance.now() - started;
     this.flushObserver?.(this.stats.lastFlushMs / 1000, batch.length);
-    this.onCommit?.(records);
+    this.onCommit?.(records, batch.map((p) => p.body));
     for (let i = 0; i < batch.length; i++) batch[i]!.resolve(records[i]!);
     if (this.offset >= this.segmentMaxBytes) await this.rotate().catch(() => undefined);
   }
@@ -266,10 +278,15 @@ export class Journal {
     await old?.close().catch(() => undefined);
   }
 
-  /** Bytes of the segment that hold complete, checksummed records. */
+  /**
+   * Where the torn tail of a segment starts: the end of the last record whose
+   * checksum holds. A crash can only tear the batch being written (nothing in
+   * it was acknowledged); a bad record followed by good ones is corruption of
+   * acknowledged mail, not a torn tail — it is kept and reported when read.
+   */
   private async validLength(segment: number): Promise<number> {
     let valid = 0;
-    for await (const rec of this.scanSegment(segment, 0, { verify: true })) valid = rec.end;
+    for await (const rec of this.scanSegment(segment, 0, { verify: true })) if (rec.crcOk) valid = rec.end;
     return valid;
   }
 
@@ -277,14 +294,14 @@ export class Journal {
    * Reads records from a cursor onwards, in order (recovery of messages spooled
    * but not yet taken by the consumer). Stops at the first invalid record.
    */
-  async *scan(from: SpoolCursor): AsyncGenerator<SpoolRecord & { end: number }> {
+  async *scan(from: SpoolCursor): AsyncGenerator<SpoolRecord & { end: number; crcOk: boolean }> {
     for (const seg of await this.segments()) {
       if (seg < from.segment) continue;
       yield* this.scanSegment(seg, seg === from.segment ? from.offset : 0, { verify: false });
     }
   }
 
-  private async *scanSegment(segment: number, fromOffset: number, opts: { verify: boolean }): AsyncGenerator<SpoolRecord & { end: number }> {
+  private async *scanSegment(segment: number, fromOffset: number, opts: { verify: boolean }): AsyncGenerator<SpoolRecord & { end: number; crcOk: boolean }> {
     const fh = await fsp.open(path.join(this.dir, segmentName(segment)), 'r');
     try {
       const { size } = await fh.stat();
@@ -299,18 +316,20 @@ export class Journal {
         if (headerLength > MAX_HEADER_BYTES || end > size) return;
         const header = Buffer.alloc(headerLength);
         await fh.read(header, 0, headerLength, pos + FRAME_BYTES);
+        let crcOk = true;
         if (opts.verify) {
           const body = Buffer.alloc(bodyLength);
           await fh.read(body, 0, bodyLength, pos + FRAME_BYTES + headerLength);
-          if (zlib.crc32(body, zlib.crc32(header)) >>> 0 !== frame.readUInt32LE(12)) return;
+          crcOk = zlib.crc32(body, zlib.crc32(header)) >>> 0 === frame.readUInt32LE(12);
         }
         let meta: { id: string; receivedAt: number; envelope: Envelope };
         try {
           meta = JSON.parse(header.toString('utf8'));
         } catch {
+          // An unreadable header cannot be framed past safely: stop here.
           return;
         }
-        yield { ...meta, size: bodyLength, ref: { segment, offset: pos, headerLength, bodyLength }, end };
+        yield { ...meta, size: bodyLength, ref: { segment, offset: pos, headerLength, bodyLength }, end, crcOk };
         pos = end;
       }
     } finally {

@@ -12,14 +12,20 @@ import Database from 'better-sqlite3';
 export type Db = Database.Database;
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
-/** How long a writer waits on a lock held by another connection (CLI tools, replay) before SQLITE_BUSY. */
-const BUSY_TIMEOUT_MS = 5_000;
+/**
+ * How long a writer waits on a lock held by another connection before
+ * SQLITE_BUSY. Command-line tools wait patiently; the server waits briefly,
+ * because better-sqlite3 blocks its event loop while waiting — the spool
+ * already holds the message, and the pipeline retries from it.
+ */
+export const BUSY_TIMEOUT_MS = 5_000;
+export const SERVER_BUSY_TIMEOUT_MS = 200;
 
 /** Opens (creating if needed) the database and brings its schema up to date. */
-export function openDatabase(file: string, opts: { readonly?: boolean } = {}): Db {
+export function openDatabase(file: string, opts: { readonly?: boolean; busyTimeoutMs?: number } = {}): Db {
   if (!opts.readonly) fs.mkdirSync(path.dirname(file), { recursive: true });
   const db = new Database(file, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
-  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? BUSY_TIMEOUT_MS}`);
   if (!opts.readonly) {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');

@@ -3,10 +3,13 @@
  * functions, so idempotency and ordering rules live in one place.
  */
 import { openDatabase, type Db } from './db.ts';
-import type { SpoolCursor, SpoolRecord, SpoolRef } from '../spool/index.ts';
+import type { RawLocation, SpoolCursor, SpoolRecord, SpoolRef } from '../spool/index.ts';
 import type { Extraction } from '../extract/types.ts';
+import type { AuthResult } from '../auth/index.ts';
 
-export { openDatabase, migrate, type Db } from './db.ts';
+export { openDatabase, migrate, SERVER_BUSY_TIMEOUT_MS, type Db } from './db.ts';
+export { Outbox, DELIVERY_STATES, type DeliveryRow, type DeliveryState, type NewDelivery } from './outbox.ts';
+export { Queries, type Page, type ReservationFilter, type MessageFilter, type DeliveryFilter, type ReservationRow, type EventRow } from './queries.ts';
 
 export const MESSAGE_STATES = ['pending', 'processed', 'duplicate', 'ignored', 'review', 'quarantined', 'failed', 'dead'] as const;
 export type MessageState = (typeof MESSAGE_STATES)[number];
@@ -41,8 +44,15 @@ export interface MessageRow {
   duplicate_of: string | null;
   processed_at: number | null;
   handled_at: number | null;
+  raw_path: string | null;
   raw_purged_at: number | null;
+  /** Sender authentication results (JSON AuthResult), NULL until processed. */
+  auth: string | null;
 }
+
+/** The columns processing needs: what the pipeline carries per message in flight. */
+export const WORK_COLUMNS = ['id', 'received_at', 'spool_segment', 'spool_offset', 'header_length', 'size', 'raw_path', 'raw_purged_at', 'store', 'quarantined', 'attempts', 'client_ip', 'helo', 'mail_from', 'auth'] as const;
+export type WorkRow = Pick<MessageRow, (typeof WORK_COLUMNS)[number]>;
 
 /** What processing made of one message (from a parser worker). */
 export interface Outcome {
@@ -53,6 +63,8 @@ export interface Outcome {
   subject: string | null;
   extraction: Extraction;
   meta: Record<string, unknown>;
+  /** Sender authentication (SPF/DKIM/DMARC/ARC and the site verdict); absent keeps the stored one. */
+  auth?: AuthResult | null;
 }
 
 /** A reservation event written by applyOutcome (the deliver/ outbox consumes these). */
@@ -61,6 +73,14 @@ export interface AppliedEvent {
   reservationRowId: number;
   event: string;
   applied: boolean;
+}
+
+/** A reservation event just written, as handed to {@link Store.onEvent} inside the same transaction. */
+export interface RecordedEvent extends AppliedEvent {
+  row: WorkRow;
+  outcome: Outcome;
+  /** Set when a replay with a changed extraction recorded this event again. */
+  replayReason: string | null;
 }
 
 export interface ApplyResult {
@@ -73,6 +93,14 @@ export function refOf(row: Pick<MessageRow, 'spool_segment' | 'spool_offset' | '
   return { segment: row.spool_segment, offset: row.spool_offset, headerLength: row.header_length, bodyLength: row.size };
 }
 
+/** Where a message's raw bytes are: its journal record, a file retention moved it to, or nowhere (purged). */
+export function rawLocation(row: Pick<MessageRow, 'id' | 'spool_segment' | 'spool_offset' | 'header_length' | 'size' | 'raw_path' | 'raw_purged_at'>): RawLocation {
+  return { id: row.id, ref: refOf(row), path: row.raw_path, purgedAt: row.raw_purged_at };
+}
+
+/** Readiness waits at most this long for the write lock before calling the database unwritable. */
+const WRITABLE_PROBE_TIMEOUT_MS = 200;
+
 const STATUS_BY_EVENT: Record<string, string> = { new: 'booked', change: 'booked', request: 'requested', cancel: 'cancelled' };
 /** States that count as "we already have this mail" for duplicate detection. */
 const SETTLED = "('processed','review','ignored','quarantined')";
@@ -81,9 +109,15 @@ export class Store {
   readonly db: Db;
   private readonly clock: () => number;
   private readonly stmts;
+  /**
+   * Outbox hook: called inside the applyOutcome transaction for every new
+   * reservation event row, so whatever it writes (webhook deliveries) commits
+   * or rolls back together with the event. Throwing rolls the batch back.
+   */
+  onEvent: ((e: RecordedEvent) => void) | null = null;
 
-  constructor(file: string, opts: { clock?: () => number } = {}) {
-    this.db = openDatabase(file);
+  constructor(file: string, opts: { clock?: () => number; busyTimeoutMs?: number } = {}) {
+    this.db = openDatabase(file, { busyTimeoutMs: opts.busyTimeoutMs });
     this.clock = opts.clock ?? Date.now;
     const db = this.db;
     this.stmts = {
@@ -96,16 +130,21 @@ export class Store {
       // Fair scheduling between fresh mail and a backlog: take the newest due
       // messages and the oldest due messages in equal parts, so a 100,000-message
       // backlog drains at full speed without making new mail wait behind it.
-      dueNewest: db.prepare(`SELECT * FROM messages WHERE state IN ('pending', 'failed') AND next_attempt_at <= ? ORDER BY received_at DESC LIMIT ?`),
-      dueOldest: db.prepare(`SELECT * FROM messages WHERE state IN ('pending', 'failed') AND next_attempt_at <= ? ORDER BY received_at ASC LIMIT ?`),
-      nextDueAt: db.prepare(`SELECT MIN(next_attempt_at) AS t FROM messages WHERE state IN ('pending', 'failed')`),
+      // One state per query so each is a range scan of an index, not a sort of the backlog.
+      // Keyset scan of the backlog in received order: each call continues where the
+      // last one stopped, so messages already in flight are not read again.
+      backlog: db.prepare(
+        `SELECT ${WORK_COLUMNS.join(', ')} FROM messages WHERE state = 'pending' AND (received_at > @t OR (received_at = @t AND id > @id)) ORDER BY received_at, id LIMIT @n`,
+      ),
+      dueRetries: db.prepare(`SELECT ${WORK_COLUMNS.join(', ')} FROM messages WHERE state = 'failed' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`),
+      nextDueAt: db.prepare(`SELECT MIN(next_attempt_at) AS t FROM messages WHERE state = 'failed'`),
       getMessage: db.prepare('SELECT * FROM messages WHERE id = ?'),
       dupByMessageId: db.prepare(`SELECT id FROM messages WHERE message_id = ? AND id != ? AND state IN ${SETTLED} ORDER BY received_at LIMIT 1`),
       dupByHash: db.prepare(`SELECT id FROM messages WHERE content_hash = ? AND id != ? AND state IN ${SETTLED} ORDER BY received_at LIMIT 1`),
       setOutcome: db.prepare(
         `UPDATE messages SET state = @state, attempts = attempts + 1, error_code = NULL, error = NULL, message_id = @message_id, sent_at = @sent_at,
            content_hash = @content_hash, kind = @kind, source = @source, event = @event, extraction = @extraction, meta = @meta,
-           duplicate_of = @duplicate_of, processed_at = @now WHERE id = @id`,
+           duplicate_of = @duplicate_of, auth = COALESCE(@auth, auth), processed_at = @now WHERE id = @id`,
       ),
       setFailure: db.prepare(
         `UPDATE messages SET state = @state, attempts = attempts + 1, next_attempt_at = @next, error_code = @code, error = @error, processed_at = @now WHERE id = @id`,
@@ -162,15 +201,20 @@ export class Store {
     })();
   }
 
-  /** Up to `limit` messages due for processing, half newest-first and half oldest-first. */
-  due(limit: number, now = this.clock()): MessageRow[] {
-    const newest = this.stmts.dueNewest.all(now, Math.ceil(limit / 2)) as MessageRow[];
-    const seen = new Set(newest.map((r) => r.id));
-    const oldest = (this.stmts.dueOldest.all(now, limit) as MessageRow[]).filter((r) => !seen.has(r.id));
-    return [...newest, ...oldest].slice(0, limit);
+  /**
+   * Pending messages after `after` in received order (the backlog scan), and
+   * failed ones whose retry time has come. The pipeline feeds fresh mail from
+   * memory; this is for backlog, recovery, retries and replays.
+   */
+  backlog(after: { t: number; id: string }, limit: number): WorkRow[] {
+    return this.stmts.backlog.all({ t: after.t, id: after.id, n: limit }) as WorkRow[];
   }
 
-  /** When the next pending message becomes due (ms), or null when none is pending. */
+  dueRetries(limit: number, now = this.clock()): WorkRow[] {
+    return this.stmts.dueRetries.all(now, limit) as WorkRow[];
+  }
+
+  /** When the next failed message is due for a retry (ms), or null when none is waiting. */
   nextDueAt(): number | null {
     return (this.stmts.nextDueAt.get() as { t: number | null }).t;
   }
@@ -182,9 +226,10 @@ export class Store {
   /**
    * Applies one processing outcome: duplicate detection, message state, and the
    * reservation/event rows. Idempotent: applying the same outcome twice (replay)
-   * adds nothing.
+   * adds nothing — unless `replayReason` is given (a replay whose extraction
+   * changed), which records a new event carrying that reason.
    */
-  applyOutcome(row: MessageRow, o: Outcome): ApplyResult {
+  applyOutcome(row: WorkRow, o: Outcome, opts: { replayReason?: string } = {}): ApplyResult {
     const now = this.clock();
     const x = o.extraction;
     let duplicateOf: string | null = null;
@@ -198,7 +243,7 @@ export class Store {
     else if (row.quarantined) state = 'quarantined';
     else if (x.kind === 'reservation') {
       if (x.source && x.reservationId && x.event) {
-        events.push(this.applyReservation(row, o, now));
+        events.push(this.applyReservation(row, o, now, opts.replayReason ?? null));
         state = x.needsReview ? 'review' : 'processed';
       } else state = 'review';
     } else if (x.kind === 'verification') state = 'review';
@@ -216,12 +261,13 @@ export class Store {
       extraction: JSON.stringify(x),
       meta: JSON.stringify(o.meta),
       duplicate_of: duplicateOf,
+      auth: o.auth ? JSON.stringify(o.auth) : null,
       now,
     });
     return { state, events, duplicateOf };
   }
 
-  private applyReservation(row: MessageRow, o: Outcome, now: number): AppliedEvent {
+  private applyReservation(row: WorkRow, o: Outcome, now: number, replayReason: string | null): AppliedEvent {
     const x = o.extraction;
     const existing = this.stmts.findReservation.get(x.source, x.reservationId) as
       | { id: number; status: string; last_sent_at: number | null; needs_review: number; review_reasons: string }
@@ -254,7 +300,7 @@ export class Store {
     } else {
       reservationRowId = existing.id;
       const prior = this.stmts.eventExists.get(row.id, reservationRowId, x.event) as { id: number } | undefined;
-      if (prior) return { eventId: prior.id, reservationRowId, event: x.event!, applied: false };
+      if (prior && !replayReason) return { eventId: prior.id, reservationRowId, event: x.event!, applied: false };
       // An older mail (by its Date) never rolls a newer state back; it is kept as history.
       applied = existing.last_sent_at === null || fields.last_sent_at >= existing.last_sent_at;
       if (applied) this.stmts.updateReservation.run({ ...fields, id: reservationRowId });
@@ -267,10 +313,12 @@ export class Store {
       applied: applied ? 1 : 0,
       changes: JSON.stringify(x.changes),
       extraction: JSON.stringify(x),
-      reason: applied ? null : 'older than the current state',
+      reason: applied ? replayReason : 'older than the current state',
       now,
     });
-    return { eventId: Number(ev.lastInsertRowid), reservationRowId, event: x.event!, applied };
+    const recorded: AppliedEvent = { eventId: Number(ev.lastInsertRowid), reservationRowId, event: x.event!, applied };
+    this.onEvent?.({ ...recorded, row, outcome: o, replayReason });
+    return recorded;
   }
 
   /** Records a failure: back to pending with a retry time, or to a terminal state. */
@@ -294,13 +342,22 @@ export class Store {
     };
   }
 
-  /** True when a write transaction can be taken (readiness). */
-  writable(): boolean {
+  /**
+   * True when a write transaction can be taken within `timeoutMs` (readiness).
+   * The probe uses a short busy timeout of its own: better-sqlite3 is
+   * synchronous, so waiting the full writer timeout on a lock held elsewhere
+   * would stall the event loop and outlast the health check.
+   */
+  writable(timeoutMs = WRITABLE_PROBE_TIMEOUT_MS): boolean {
+    const previous = this.db.pragma('busy_timeout', { simple: true }) as number;
+    this.db.pragma(`busy_timeout = ${timeoutMs}`);
     try {
       this.db.exec('BEGIN IMMEDIATE; ROLLBACK');
       return true;
     } catch {
       return false;
+    } finally {
+      this.db.pragma(`busy_timeout = ${previous}`);
     }
   }
 

@@ -39,6 +39,9 @@ export async function startTestApp(overrides: Record<string, unknown> = {}, opts
       'pipeline.workers': 1,
       'pipeline.retryBaseMs': 50,
       'log.level': 'silent',
+      // No DNS in tests: sender authentication is off unless a test turns it on
+      // with a zone file (test/security/).
+      'auth.resolver': 'none',
       ...overrides,
     },
   });

@@ -28,8 +28,16 @@ export async function startChild(env: Record<string, string>): Promise<Child> {
     env: { PATH: process.env.PATH ?? '', OTA_INBOUND_SMTP_HOST: '127.0.0.1', OTA_INBOUND_HTTP_HOST: '127.0.0.1', OTA_INBOUND_SMTP_PORT: '0', OTA_INBOUND_HTTP_PORT: '0', ...env, OTA_INBOUND_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Never leave a server behind, even when a test times out before its cleanup.
+  const reap = () => proc.kill('SIGKILL');
+  process.once('exit', reap);
   const logs: string[] = [];
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    proc.once('exit', (code) => {
+      process.off('exit', reap);
+      resolve(code);
+    }),
+  );
   const ready = new Promise<{ smtpPort: number; httpPort: number }>((resolve, reject) => {
     const rl = readline.createInterface({ input: proc.stdout! });
     rl.on('line', (line) => {

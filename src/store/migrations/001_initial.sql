@@ -32,9 +32,12 @@ CREATE TABLE messages (
   duplicate_of     TEXT,
   processed_at     INTEGER,
   handled_at       INTEGER,                        -- a person marked it handled
-  raw_purged_at    INTEGER
+  raw_path         TEXT,                           -- set when retention moved the raw bytes out of the journal
+  raw_purged_at    INTEGER                         -- raw bytes deleted by retention
 );
-CREATE INDEX messages_state ON messages (state, received_at);
+CREATE INDEX messages_state ON messages (state, received_at, id);
+CREATE INDEX messages_retry ON messages (state, next_attempt_at);
+CREATE INDEX messages_segment ON messages (spool_segment, state);
 CREATE INDEX messages_received ON messages (received_at);
 CREATE INDEX messages_message_id ON messages (message_id) WHERE message_id IS NOT NULL;
 CREATE INDEX messages_hash ON messages (content_hash) WHERE content_hash IS NOT NULL;

@@ -1,0 +1,178 @@
+/**
+ * Replay: run chosen messages through parsing and persistence again, from the
+ * spool. Used after a parser fix or an outage, by `ota-inbound replay` and
+ * `ota-inbound rebuild`.
+ *
+ * Idempotent: a settled message whose new extraction equals the stored one is
+ * left alone; one whose extraction changed is updated and, for reservations,
+ * gets a new event whose reason says so. Outcomes are applied in received
+ * order whatever order the workers finish in, so a rebuild reproduces the live
+ * database (duplicates and "older never rolls back" depend on that order).
+ */
+import type { Spool } from '../spool/index.ts';
+import { rawLocation, type MessageRow, type Outcome, type Store } from '../store/index.ts';
+import { CodedError, ERROR_CODES, errorCode } from '../errors.ts';
+import type { SiteDefinition } from '../extract/index.ts';
+import { ParserPool } from './pool.ts';
+import { authTaskFields } from '../auth/index.ts';
+import type { WorkerResult } from './worker.ts';
+
+/** Outcomes applied per transaction. */
+const APPLY_BATCH = 256;
+const INFLIGHT_PER_WORKER = 8;
+const SETTLED = new Set(['processed', 'duplicate', 'ignored', 'review', 'quarantined']);
+
+export interface ReplaySelection {
+  ids?: string[];
+  /** Received at or after (ms). */
+  since?: number;
+  /** Received before (ms). */
+  until?: number;
+  states?: string[];
+  source?: string;
+  store?: string;
+  /** Everything (rebuild). */
+  all?: boolean;
+}
+
+export interface ReplayChange {
+  id: string;
+  from: { state: string; kind: string | null; source: string | null; event: string | null };
+  to: { state: string; kind: string | null; source: string | null; event: string | null };
+  /** Extraction fields whose values differ (empty when only the state changes). */
+  fields: string[];
+}
+
+export interface ReplayReport {
+  selected: number;
+  unchanged: number;
+  changed: number;
+  failed: number;
+  changes: ReplayChange[];
+  seconds: number;
+}
+
+export interface ReplayOptions {
+  store: Store;
+  spool: Spool;
+  sites: SiteDefinition[];
+  workers: number;
+  parseTimeoutMs: number;
+  workerMaxMemoryMb: number;
+  selection: ReplaySelection;
+  dryRun?: boolean;
+  /** At most this many changes are listed in the report (all are counted). */
+  listLimit?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** The rows a selection names, oldest first. Throws when the selection is empty (say what to replay). */
+export function selectMessages(store: Store, sel: ReplaySelection): MessageRow[] {
+  const where: string[] = [];
+  const params: Record<string, unknown> = {};
+  if (sel.ids?.length) {
+    where.push(`id IN (${sel.ids.map((_, i) => `@id${i}`).join(',')})`);
+    sel.ids.forEach((id, i) => (params[`id${i}`] = id));
+  }
+  if (sel.since !== undefined) (where.push('received_at >= @since'), (params.since = sel.since));
+  if (sel.until !== undefined) (where.push('received_at < @until'), (params.until = sel.until));
+  if (sel.states?.length) {
+    where.push(`state IN (${sel.states.map((_, i) => `@st${i}`).join(',')})`);
+    sel.states.forEach((s, i) => (params[`st${i}`] = s));
+  }
+  if (sel.source) (where.push('source = @source'), (params.source = sel.source));
+  if (sel.store) (where.push('store = @store'), (params.store = sel.store));
+  if (where.length === 0 && !sel.all) throw new Error('nothing selected: give spool ids, --state, --since/--until, --source, --store or --all');
+  const sql = `SELECT * FROM messages ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY received_at, id`;
+  return store.db.prepare(sql).all(params) as MessageRow[];
+}
+
+function summary(row: { state: string; kind: string | null; source: string | null; event: string | null }) {
+  return { state: row.state, kind: row.kind, source: row.source, event: row.event };
+}
+
+function diffFields(before: string | null, after: unknown): string[] {
+  const a = (before ? JSON.parse(before) : {}) as Record<string, unknown>;
+  const b = after as Record<string, unknown>;
+  return Object.keys(b).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+}
+
+/** Replays the selection; see the module comment for the rules. */
+export async function replay(o: ReplayOptions): Promise<ReplayReport> {
+  const started = performance.now();
+  const rows = selectMessages(o.store, o.selection);
+  const report: ReplayReport = { selected: rows.length, unchanged: 0, changed: 0, failed: 0, changes: [], seconds: 0 };
+  const listLimit = o.listLimit ?? 1_000;
+  if (rows.length === 0) return report;
+  const pool = new ParserPool({ size: o.workers, timeoutMs: o.parseTimeoutMs, maxOldGenerationSizeMb: o.workerMaxMemoryMb, workerData: { sites: o.sites } });
+  const results: (WorkerResult | CodedError | undefined)[] = new Array(rows.length);
+  let nextToApply = 0;
+  let nextToStart = 0;
+  let done = 0;
+  const pending: (() => void)[] = [];
+
+  const applyReady = (final: boolean) => {
+    const ready: number[] = [];
+    while (nextToApply < rows.length && results[nextToApply] !== undefined) ready.push(nextToApply++);
+    if (ready.length === 0 || (!final && ready.length < APPLY_BATCH && nextToApply < rows.length && pending.length === 0 && false)) return;
+    const apply = () => {
+      for (const i of ready) {
+        const row = rows[i]!;
+        const r = results[i]!;
+        results[i] = undefined as never; // free the memory
+        if (r instanceof CodedError || !r.ok) {
+          report.failed += 1;
+          const err = r instanceof CodedError ? r : new CodedError('PARSE_FAILED', r.message);
+          if (!o.dryRun) o.store.recordFailure(row.id, { state: ERROR_CODES[err.code].transient ? 'failed' : 'dead', code: err.code, message: err.message, nextAttemptAt: 0 });
+          continue;
+        }
+        const outcome: Outcome = { id: row.id, ...r.outcome };
+        const fields = diffFields(row.extraction, outcome.extraction);
+        const settled = SETTLED.has(row.state);
+        if (settled && fields.length === 0) {
+          report.unchanged += 1;
+          continue;
+        }
+        report.changed += 1;
+        let to = { state: row.state as string, kind: outcome.extraction.kind, source: outcome.extraction.source, event: outcome.extraction.event };
+        if (!o.dryRun) {
+          const res = o.store.applyOutcome(row, outcome, settled ? { replayReason: `replay: extraction changed (${fields.join(', ')})` } : {});
+          to = { ...to, state: res.state };
+        } else to = { ...to, state: settled ? row.state : '(re-evaluated)' };
+        if (report.changes.length < listLimit) report.changes.push({ id: row.id, from: summary(row), to, fields });
+      }
+    };
+    if (o.dryRun) apply();
+    else o.store.transaction(apply);
+  };
+
+  await new Promise<void>((resolve) => {
+    const startNext = () => {
+      while (nextToStart < rows.length && nextToStart - nextToApply < o.workers * INFLIGHT_PER_WORKER) {
+        const i = nextToStart++;
+        const row = rows[i]!;
+        o.spool
+          .readRaw(rawLocation(row))
+          .then((raw) => {
+            const copy = new Uint8Array(raw);
+            return pool.run({ id: row.id, raw: copy, ...authTaskFields(row) }, [copy.buffer as ArrayBuffer]);
+          })
+          .then(
+            (r) => (results[i] = r),
+            (err: unknown) => (results[i] = err instanceof CodedError ? err : new CodedError(errorCode(err), (err as Error).message)),
+          )
+          .then(() => {
+            done += 1;
+            o.onProgress?.(done, rows.length);
+            applyReady(done === rows.length);
+            if (done === rows.length) resolve();
+            else startNext();
+          });
+      }
+    };
+    startNext();
+  });
+  await pool.close();
+  report.seconds = (performance.now() - started) / 1000;
+  return report;
+}
