@@ -71,3 +71,14 @@ export type Metrics = ReturnType<typeof createMetrics>;
 export function collectOnScrape(gauge: Gauge, fn: () => void | Promise<void>): void {
   (gauge as unknown as { collect: () => void | Promise<void> }).collect = fn;
 }
+
+/** Every ota-inbound metric (name, type, labels, help), for the README's reference table. */
+export function metricCatalogue(): { name: string; type: string; labels: string[]; help: string }[] {
+  const m = createMetrics(new Registry(), { defaultMetrics: false });
+  return Object.values(m)
+    .filter((v): v is Counter | Gauge | Histogram => v instanceof Counter || v instanceof Gauge || v instanceof Histogram)
+    .map((v) => {
+      const x = v as unknown as { name: string; help: string; labelNames?: string[] };
+      return { name: x.name, type: v instanceof Counter ? 'counter' : v instanceof Gauge ? 'gauge' : 'histogram', labels: x.labelNames ?? [], help: x.help };
+    });
+}

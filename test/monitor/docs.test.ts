@@ -26,6 +26,12 @@ describe('monitoring documentation and configuration', () => {
     for (const alert of ALERT_NAMES) expect(doc, `docs/alerts.md is missing ${alert}`).toContain(`\`${alert}\``);
   });
 
+  it('README.md lists every metric and every built-in alert (run `npm run docs` after adding a metric)', async () => {
+    const readme = read('README.md');
+    for (const name of (await declared()).ours) expect(readme, `README.md is missing ${name}`).toContain(`\`${name}\``);
+    for (const alert of ALERT_NAMES) expect(readme, `README.md is missing ${alert}`).toContain(`\`${alert}\``);
+  });
+
   it('the Prometheus rules have an equivalent for every built-in alert except the per-store one', () => {
     const rules = read('config/prometheus/alerts.yml');
     for (const alert of ALERT_NAMES.filter((a) => a !== 'StoreSilent')) expect(rules).toContain(`alert: ${alert}\n`);
