@@ -55,8 +55,11 @@ export class Spool {
     this.journal = new Journal({ dir: this.dir, io: opts.io, clock: opts.clock, onCommit: opts.onCommit, segmentMaxBytes: opts.segmentMaxBytes });
   }
 
+  /** Opens the journal (cutting a torn tail) and removes temp files a crash left in `kept/`. */
   async open(): Promise<void> {
     await this.journal.open();
+    const leftovers = (await fsp.readdir(this.keptDir).catch(() => [] as string[])).filter((f) => f.endsWith('.tmp'));
+    for (const f of leftovers) await fsp.rm(path.join(this.keptDir, f), { force: true });
   }
 
   /** Free bytes on the spool's file system (cached briefly). */
