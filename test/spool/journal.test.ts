@@ -70,6 +70,26 @@ describe('spool journal', () => {
     await j2.close();
   });
 
+  it('keeps a damaged record followed by good ones (corruption, not a torn tail) and reports it when read', async () => {
+    const dir = tempDir();
+    const j = new Journal({ dir });
+    await j.open();
+    const bad = await j.append(envelope, [msg(1)], msg(1).length);
+    const good = await j.append(envelope, [msg(2)], msg(2).length);
+    await j.close();
+    const seg = path.join(dir, fs.readdirSync(dir).find((f) => f.endsWith('.seg'))!);
+    const size = fs.statSync(seg).size;
+    const fd = fs.openSync(seg, 'r+');
+    fs.writeSync(fd, Buffer.from('X'), 0, 1, bad.ref.offset + 16 + bad.ref.headerLength + 3);
+    fs.closeSync(fd);
+    const j2 = new Journal({ dir });
+    await j2.open();
+    expect(fs.statSync(seg).size).toBe(size);
+    await expect(j2.read(bad.ref)).rejects.toMatchObject({ code: 'SPOOL_CORRUPT' });
+    expect((await j2.read(good.ref)).equals(msg(2))).toBe(true);
+    await j2.close();
+  });
+
   it('answers ENOSPC with SPOOL_NO_SPACE, leaves no partial record, and recovers when space returns', async () => {
     const dir = tempDir();
     const state = { full: false };
