@@ -122,7 +122,7 @@ export class Journal {
   private queue: Pending[] = [];
   private flushing: Promise<void> | null = null;
   private closed = false;
-  private readHandles = new Map<number, FileHandle>();
+  private readHandles = new Map<number, Promise<FileHandle>>();
   /** Figures for metrics: batches flushed and the last batch's size and duration. */
   readonly stats = { batches: 0, records: 0, lastBatchSize: 0, lastFlushMs: 0 };
   flushObserver: ((seconds: number, records: number) => void) | null = null;
@@ -339,14 +339,18 @@ export class Journal {
 
   /** The raw message bytes of a record, CRC-checked. Throws SPOOL_MISSING / SPOOL_CORRUPT. */
   async read(ref: SpoolRef): Promise<Buffer> {
-    let fh = this.readHandles.get(ref.segment);
-    if (!fh) {
-      try {
-        fh = await fsp.open(path.join(this.dir, segmentName(ref.segment)), 'r');
-      } catch (err) {
-        throw new CodedError('SPOOL_MISSING', `segment ${ref.segment} is not in the spool`, { cause: err });
-      }
-      this.readHandles.set(ref.segment, fh);
+    // Cache the opening itself, so concurrent first reads of a segment share one handle.
+    let opening = this.readHandles.get(ref.segment);
+    if (!opening) {
+      opening = fsp.open(path.join(this.dir, segmentName(ref.segment)), 'r');
+      this.readHandles.set(ref.segment, opening);
+      opening.catch(() => this.readHandles.delete(ref.segment));
+    }
+    let fh: FileHandle;
+    try {
+      fh = await opening;
+    } catch (err) {
+      throw new CodedError('SPOOL_MISSING', `segment ${ref.segment} is not in the spool`, { cause: err });
     }
     const buf = Buffer.allocUnsafe(FRAME_BYTES + ref.headerLength + ref.bodyLength);
     const { bytesRead } = await fh.read(buf, 0, buf.length, ref.offset);
@@ -359,10 +363,10 @@ export class Journal {
 
   /** Closes read handles of segments that are not being written (after a purge, or periodically). */
   async releaseReaders(keep: (segment: number) => boolean = () => false): Promise<void> {
-    for (const [seg, fh] of this.readHandles) {
+    for (const [seg, opening] of this.readHandles) {
       if (!keep(seg)) {
         this.readHandles.delete(seg);
-        await fh.close().catch(() => undefined);
+        await opening.then((fh) => fh.close()).catch(() => undefined);
       }
     }
   }
