@@ -164,7 +164,7 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
       }),
   });
   registerAlertRoutes(http, monitor.alerts);
-  registerDashboard(http, { webDir: WEB_DIR, store, alerts: monitor.alerts, certificate: () => certificates?.certificate ?? null, config, readRaw: (row) => spool.readRaw(rawLocation(row)), clock });
+  registerDashboard(http, { webDir: WEB_DIR, store, alerts: monitor.alerts, certificate: () => certificates?.certificate ?? null, config, readRaw: (row) => spool.readRaw(rawLocation(row)), decode: (id, raw) => pipeline!.pool.decode(id, raw), clock });
 
   const { port, tlsPort } = await smtp.listen();
   await http.listen({ host: config.http.host, port: config.http.port });

@@ -25,7 +25,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Statement } from 'better-sqlite3';
 import type { Config } from '../config/index.ts';
 import type { Alert, AlertManager } from '../monitor/index.ts';
-import { parseMessage } from '../parse/index.ts';
+import type { DecodeResult, DecodedText } from '../pipeline/worker.ts';
 import { Queries, type MessageRow, type Store } from '../store/index.ts';
 import type { LoadedCertificate } from '../tls/index.ts';
 import { errorCode } from '../errors.ts';
@@ -42,6 +42,8 @@ export interface DashboardDeps {
   config: Pick<Readonly<Config>, 'alerts' | 'stores'>;
   /** The raw bytes of a message (from the spool). */
   readRaw: (row: MessageRow) => Promise<Buffer>;
+  /** Decodes a message's text in the parser workers (timeouts and heap limits apply). */
+  decode: (id: string, raw: Buffer) => Promise<DecodeResult>;
   clock?: () => number;
 }
 
@@ -50,9 +52,9 @@ const DAY_MS = 24 * HOUR_MS;
 /** The sparkline covers one day, hour by hour. */
 const SPARK_HOURS = 24;
 /**
- * Decoding runs mailparser on the main thread (the pipeline's workers only
- * return extractions): notifications are a few KB, so a message larger than
- * this is not decoded here — download the raw .eml instead.
+ * Notifications are a few KB; a message larger than this is not decoded for
+ * the page (download the raw .eml instead). Decoding runs in the parser
+ * workers, with their timeout and heap limit.
  */
 export const DECODE_MAX_RAW_BYTES = 1024 * 1024;
 /** Characters of decoded text returned; the rest is cut (and flagged). */
@@ -369,18 +371,20 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
         req.log.error({ spoolId: m.id, code, err: { message: (err as Error).message } }, 'dashboard could not read a raw message');
         return fail(500, 'INTERNAL', 'internal error (logged)');
       }
-      let parsed: Awaited<ReturnType<typeof parseMessage>>;
+      let parsed: DecodedText;
       try {
-        parsed = await parseMessage(raw);
+        const r = await deps.decode(m.id, raw);
+        if (!r.ok) return fail(422, 'PARSE_FAILED', `the message could not be decoded: ${r.message}`);
+        parsed = r.decoded;
       } catch (err) {
-        return fail(422, 'PARSE_FAILED', `the message could not be decoded: ${(err as Error).message}`);
+        return fail(422, errorCode(err), `the message could not be decoded: ${(err as Error).message}`);
       }
       const truncated = parsed.text.length > DECODE_MAX_TEXT_CHARS;
       return reply.header('cache-control', 'no-store').send({
         id: m.id,
         subject: parsed.subject,
         from: parsed.from,
-        date: parsed.date ? parsed.date.toISOString() : null,
+        date: parsed.date,
         forwarded: parsed.forwarded,
         htmlDerived: parsed.htmlDerived,
         warnings: parsed.warnings,

@@ -13,7 +13,7 @@
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { CodedError } from '../errors.ts';
-import type { WorkerResult, WorkerTask } from './worker.ts';
+import type { DecodeResult, WorkerResult, WorkerTask } from './worker.ts';
 
 /** Tasks one worker runs at once: CPU-bound parsing interleaved with DNS-bound authentication. */
 export const TASKS_PER_WORKER = 4;
@@ -30,7 +30,7 @@ export interface PoolOptions {
 interface Job {
   task: WorkerTask;
   transfer: ArrayBuffer[];
-  resolve: (r: WorkerResult) => void;
+  resolve: (r: WorkerResult | DecodeResult) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout | null;
 }
@@ -75,7 +75,7 @@ export class ParserPool extends EventEmitter {
       resourceLimits: { maxOldGenerationSizeMb: this.opts.maxOldGenerationSizeMb },
     });
     const slot: Slot = { worker, jobs: new Map() };
-    worker.on('message', (result: WorkerResult) => {
+    worker.on('message', (result: WorkerResult | DecodeResult) => {
       const job = slot.jobs.get(result.id);
       if (!job) return;
       this.settle(slot, result.id, job);
@@ -115,8 +115,18 @@ export class ParserPool extends EventEmitter {
     this.dispatch();
   }
 
-  /** Parses one message; rejects with PARSE_TIMEOUT / PARSE_WORKER_CRASHED / PARSE_RESOURCE_LIMIT. */
+  /** Processes one message; rejects with PARSE_TIMEOUT / PARSE_WORKER_CRASHED / PARSE_RESOURCE_LIMIT. */
   run(task: WorkerTask, transfer: ArrayBuffer[] = []): Promise<WorkerResult> {
+    return this.send({ ...task, mode: 'process' }, transfer) as Promise<WorkerResult>;
+  }
+
+  /** Decodes a message's readable text for a person (same limits as processing: never on the main thread). */
+  decode(id: string, raw: Buffer): Promise<DecodeResult> {
+    const copy = new Uint8Array(raw);
+    return this.send({ id: `decode:${id}:${process.hrtime.bigint()}`, raw: copy, mode: 'decode' }, [copy.buffer as ArrayBuffer]) as Promise<DecodeResult>;
+  }
+
+  private send(task: WorkerTask, transfer: ArrayBuffer[]): Promise<WorkerResult | DecodeResult> {
     if (this.closed) return Promise.reject(new CodedError('INTERNAL', 'parser pool is closed'));
     return new Promise((resolve, reject) => {
       this.queue.push({ task, transfer, resolve, reject, timer: null });

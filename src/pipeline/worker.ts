@@ -18,9 +18,23 @@ export interface WorkerTask {
   envelope?: AuthEnvelope;
   /** A stored authentication result to reuse on replay (see Authenticator.run). */
   priorAuth?: AuthResult | null;
+  /** `decode`: only the readable text (dashboard); default: the full processing. */
+  mode?: 'process' | 'decode';
 }
 
 export type WorkerResult = { id: string; ok: true; outcome: Omit<Outcome, 'id'> } | { id: string; ok: false; code: 'PARSE_FAILED'; message: string };
+
+/** A message decoded for a person to read (dashboard), without extraction. */
+export interface DecodedText {
+  subject: string;
+  from: { address: string; name: string } | null;
+  date: string | null;
+  forwarded: boolean;
+  htmlDerived: boolean;
+  warnings: string[];
+  text: string;
+}
+export type DecodeResult = { id: string; ok: true; decoded: DecodedText } | { id: string; ok: false; code: 'PARSE_FAILED'; message: string };
 
 /**
  * Parsing yields the CPU to the SMTP front end: on Linux a thread has its own
@@ -70,6 +84,15 @@ async function handle(task: WorkerTask): Promise<WorkerResult> {
   }
 }
 
+async function decode(task: WorkerTask): Promise<DecodeResult> {
+  try {
+    const p = await parseMessage(Buffer.from(task.raw.buffer, task.raw.byteOffset, task.raw.byteLength));
+    return { id: task.id, ok: true, decoded: { subject: p.subject, from: p.from, date: p.date ? p.date.toISOString() : null, forwarded: p.forwarded, htmlDerived: p.htmlDerived, warnings: p.warnings, text: p.text } };
+  } catch (err) {
+    return { id: task.id, ok: false, code: 'PARSE_FAILED', message: String((err as Error)?.message ?? err).slice(0, 500) };
+  }
+}
+
 parentPort!.on('message', (task: WorkerTask) => {
-  void handle(task).then((r) => parentPort!.postMessage(r));
+  void (task.mode === 'decode' ? decode(task) : handle(task)).then((r) => parentPort!.postMessage(r));
 });
