@@ -20,7 +20,7 @@ function open(cfg: Readonly<Config>, dbFile = databaseFile(cfg)) {
 }
 
 function workersOf(cfg: Readonly<Config>) {
-  return { sites: loadSiteDefinitions([SHIPPED_SITES_DIR, ...cfg.sitesDirs]), workers: cfg.pipeline.workers, parseTimeoutMs: cfg.pipeline.parseTimeoutMs, workerMaxMemoryMb: cfg.pipeline.workerMaxMemoryMb };
+  return { sites: loadSiteDefinitions([SHIPPED_SITES_DIR, ...cfg.sitesDirs]), settings: cfg.pipeline };
 }
 
 /** Replays a selection; the running server (if any) sees the results in the shared database. */

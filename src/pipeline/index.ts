@@ -12,6 +12,7 @@
  * while a 100,000-message backlog drains at full speed.
  */
 import { EventEmitter } from 'node:events';
+import type { Config } from '../config/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { Metrics } from '../monitor/metrics.ts';
 import type { Spool, SpoolRecord, SpoolCursor } from '../spool/index.ts';
@@ -42,12 +43,8 @@ export interface PipelineOptions {
   metrics: Metrics;
   log: Logger;
   sites: SiteDefinition[];
-  workers: number;
-  parseTimeoutMs: number;
-  workerMaxMemoryMb: number;
-  maxAttempts: number;
-  retryBaseMs: number;
-  batchSize: number;
+  /** The `pipeline.*` settings. */
+  settings: Readonly<Config['pipeline']>;
   /** Sender authentication in the workers (src/auth); off when absent. */
   auth?: AuthSettings;
   clock?: () => number;
@@ -126,9 +123,9 @@ export class Pipeline extends EventEmitter {
     this.o = opts;
     this.clock = opts.clock ?? Date.now;
     this.pool = new ParserPool({
-      size: opts.workers,
-      timeoutMs: opts.parseTimeoutMs,
-      maxOldGenerationSizeMb: opts.workerMaxMemoryMb,
+      size: opts.settings.workers,
+      timeoutMs: opts.settings.parseTimeoutMs,
+      maxOldGenerationSizeMb: opts.settings.workerMaxMemoryMb,
       workerData: { sites: opts.sites, auth: opts.auth },
     });
   }
@@ -190,7 +187,7 @@ export class Pipeline extends EventEmitter {
       if (!this.intakeBehind) this.o.log.error({ code: errorCode(err), err: { message: (err as Error).message } }, 'intake insert failed; will re-read the spool');
       this.intakeBehind = true;
       this.emit('retrying', errorCode(err));
-      this.scheduleRetry(this.o.retryBaseMs);
+      this.scheduleRetry(this.o.settings.retryBaseMs);
       return;
     }
     for (const { fresh: f } of batch) {
@@ -214,7 +211,7 @@ export class Pipeline extends EventEmitter {
   /** Fills free worker capacity: fresh mail first, then due retries and the backlog. */
   pump(): void {
     if (!this.running) return;
-    let capacity = this.o.workers * INFLIGHT_PER_WORKER - this.inflight.size;
+    let capacity = this.o.settings.workers * INFLIGHT_PER_WORKER - this.inflight.size;
     while (capacity > 0 && this.fresh.length > 0) {
       const f = this.fresh.shift()!;
       this.freshBytes -= f.raw.length;
@@ -232,7 +229,7 @@ export class Pipeline extends EventEmitter {
         if (capacity > 0 && this.backlogMaybe) this.scanBacklog(capacity);
       } catch (err) {
         this.o.log.error({ code: errorCode(err), err: { message: (err as Error).message } }, 'cannot read due messages');
-        this.scheduleRetry(this.o.retryBaseMs);
+        this.scheduleRetry(this.o.settings.retryBaseMs);
         return;
       }
     }
@@ -274,7 +271,7 @@ export class Pipeline extends EventEmitter {
             this.intakeBehind = false;
             this.wake();
           },
-          () => this.scheduleRetry(this.o.retryBaseMs),
+          () => this.scheduleRetry(this.o.settings.retryBaseMs),
         );
       } else this.pump();
     }, ms);
@@ -297,7 +294,7 @@ export class Pipeline extends EventEmitter {
 
   private finish(f: Finished): void {
     this.finished.push(f);
-    if (this.finished.length >= this.o.batchSize) this.flushFinished();
+    if (this.finished.length >= this.o.settings.batchSize) this.flushFinished();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flushFinished());
@@ -327,7 +324,7 @@ export class Pipeline extends EventEmitter {
       for (const f of batch) this.inflight.delete(f.row.id);
       this.backlogMaybe = true;
       this.emit('retrying', code);
-      this.scheduleRetry(this.o.retryBaseMs);
+      this.scheduleRetry(this.o.settings.retryBaseMs);
       this.emit('persisted', batch.map((f) => f.row.id));
       this.notifyIdle();
       return;
@@ -360,8 +357,8 @@ export class Pipeline extends EventEmitter {
   private fail(row: WorkRow, err: CodedError): void {
     const attempts = row.attempts + 1;
     const permanent = !ERROR_CODES[err.code as ErrorCode]?.transient;
-    const dead = permanent || attempts >= this.o.maxAttempts;
-    const next = dead ? 0 : this.clock() + retryDelayMs(attempts, this.o.retryBaseMs);
+    const dead = permanent || attempts >= this.o.settings.maxAttempts;
+    const next = dead ? 0 : this.clock() + retryDelayMs(attempts, this.o.settings.retryBaseMs);
     this.o.store.recordFailure(row.id, { state: dead ? 'dead' : 'failed', code: err.code, message: err.message, nextAttemptAt: next });
     this.o.metrics.failures.inc({ reason: err.code });
     if (dead) this.o.metrics.deadLettered.inc({ reason: err.code });

@@ -9,6 +9,7 @@
  * order whatever order the workers finish in, so a rebuild reproduces the live
  * database (duplicates and "older never rolls back" depend on that order).
  */
+import type { Config } from '../config/index.ts';
 import type { Spool } from '../spool/index.ts';
 import { rawLocation, type MessageRow, type Outcome, type Store } from '../store/index.ts';
 import { CodedError, ERROR_CODES, errorCode } from '../errors.ts';
@@ -56,9 +57,8 @@ export interface ReplayOptions {
   store: Store;
   spool: Spool;
   sites: SiteDefinition[];
-  workers: number;
-  parseTimeoutMs: number;
-  workerMaxMemoryMb: number;
+  /** Pool size and limits, from the `pipeline.*` settings. */
+  settings: Pick<Config['pipeline'], 'workers' | 'parseTimeoutMs' | 'workerMaxMemoryMb'>;
   selection: ReplaySelection;
   dryRun?: boolean;
   /** At most this many changes are listed in the report (all are counted). */
@@ -104,7 +104,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayReport> {
   const report: ReplayReport = { selected: rows.length, unchanged: 0, changed: 0, failed: 0, changes: [], seconds: 0 };
   const listLimit = o.listLimit ?? 1_000;
   if (rows.length === 0) return report;
-  const pool = new ParserPool({ size: o.workers, timeoutMs: o.parseTimeoutMs, maxOldGenerationSizeMb: o.workerMaxMemoryMb, workerData: { sites: o.sites } });
+  const pool = new ParserPool({ size: o.settings.workers, timeoutMs: o.settings.parseTimeoutMs, maxOldGenerationSizeMb: o.settings.workerMaxMemoryMb, workerData: { sites: o.sites } });
   const results: (WorkerResult | CodedError | undefined)[] = new Array(rows.length);
   let nextToApply = 0;
   let nextToStart = 0;
@@ -148,7 +148,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayReport> {
 
   await new Promise<void>((resolve) => {
     const startNext = () => {
-      while (nextToStart < rows.length && nextToStart - nextToApply < o.workers * INFLIGHT_PER_WORKER) {
+      while (nextToStart < rows.length && nextToStart - nextToApply < o.settings.workers * INFLIGHT_PER_WORKER) {
         const i = nextToStart++;
         const row = rows[i]!;
         o.spool

@@ -35,7 +35,7 @@ async function booking(app: TestApp, over: Partial<Parameters<typeof tabelogMail
   return queuedId(final);
 }
 
-const replayOpts = (app: TestApp) => ({ store: app.store, spool: app.spool, sites, workers: 1, parseTimeoutMs: 10_000, workerMaxMemoryMb: 256 });
+const replayOpts = (app: TestApp) => ({ store: app.store, spool: app.spool, sites, settings: app.config.pipeline });
 const eventCount = (app: TestApp) => (app.store.db.prepare('SELECT COUNT(*) AS n FROM reservation_events').get() as { n: number }).n;
 
 describe('a pipeline that heals itself', () => {
