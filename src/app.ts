@@ -11,7 +11,7 @@ import type { Logger } from './log/index.ts';
 import { collectOnScrape, createMetrics, type Metrics } from './monitor/metrics.ts';
 import { Outbox, Queries, SERVER_BUSY_TIMEOUT_MS, Store, rawLocation } from './store/index.ts';
 import { Spool, type SpoolIo } from './spool/index.ts';
-import { Pipeline } from './pipeline/index.ts';
+import { InflightLog, Pipeline } from './pipeline/index.ts';
 import { authSettingsOf, checkAuthSettings } from './auth/index.ts';
 import { CertificateWatcher, loadOrCreateCertificate } from './tls/index.ts';
 import { SmtpFrontEnd } from './smtp/server.ts';
@@ -70,7 +70,17 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
   const sites = loadSiteDefinitions([SHIPPED_SITES_DIR, ...config.sitesDirs]);
 
   const releaseLock = acquireLock(config.dataDir);
-  const store = new Store(databaseFile(config), { clock, busyTimeoutMs: SERVER_BUSY_TIMEOUT_MS });
+  let store: Store;
+  try {
+    store = new Store(databaseFile(config), { clock, busyTimeoutMs: SERVER_BUSY_TIMEOUT_MS });
+  } catch (err) {
+    releaseLock();
+    throw new Error(
+      `cannot open the database ${databaseFile(config)}: ${(err as Error).message}. The spool is the source of truth and is untouched: ` +
+        `"ota-inbound rebuild --replace" builds a new database from it (the damaged file is kept beside it).`,
+      { cause: err },
+    );
+  }
   const dispatcher = new Dispatcher({ outbox: new Outbox(store.db), settings: config.webhook, metrics, log: log.child({ component: 'deliver' }), version: PACKAGE_VERSION, clock });
   // Deliveries are written in the transaction that records the reservation event.
   store.onEvent = (e) => dispatcher.enqueue(e);
@@ -101,6 +111,7 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
     log: log.child({ component: 'pipeline' }),
     sites,
     settings: config.pipeline,
+    inflightLog: new InflightLog(config.dataDir),
     auth: authSettingsOf(config),
     clock,
     onApplied: () => dispatcher.pump(),

@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   SPOOL_MISSING: { transient: false, text: 'the raw message is no longer in the spool' },
   PARSE_TIMEOUT: { transient: true, text: 'parsing took longer than the parse timeout' },
   PARSE_WORKER_CRASHED: { transient: true, text: 'the parser worker died while parsing' },
+  PROCESS_CRASHED: { transient: true, text: 'the server process died while this message was being processed; it is retried alone' },
   PARSE_RESOURCE_LIMIT: { transient: false, text: 'the parser worker ran out of memory on this message' },
   PARSE_FAILED: { transient: false, text: 'the message could not be parsed' },
   STORE_BUSY: { transient: true, text: 'the database was busy or locked' },

@@ -19,11 +19,13 @@ import type { Spool, SpoolRecord, SpoolCursor } from '../spool/index.ts';
 import { rawLocation, type ApplyResult, type Store, type WorkRow } from '../store/index.ts';
 import { CodedError, ERROR_CODES, errorCode, type ErrorCode } from '../errors.ts';
 import { ParserPool } from './pool.ts';
+import { InflightLog } from './inflight.ts';
 import type { WorkerResult } from './worker.ts';
 import type { SiteDefinition } from '../extract/index.ts';
 import { authMetricLabels, authTaskFields, type AuthSettings } from '../auth/index.ts';
 
 export { ParserPool } from './pool.ts';
+export { InflightLog } from './inflight.ts';
 export { replay, selectMessages, type ReplayReport, type ReplaySelection, type ReplayChange } from './replay.ts';
 
 /** Records inserted per transaction while recovering a backlog from the spool. */
@@ -48,6 +50,8 @@ export interface PipelineOptions {
   /** Sender authentication in the workers (src/auth); off when absent. */
   auth?: AuthSettings;
   clock?: () => number;
+  /** Crash-loop guard (see inflight.ts); off when absent (tools). */
+  inflightLog?: InflightLog;
   /** Called after each persisted batch with the reservation events written (outbox, webhooks). */
   onApplied?: (results: { row: WorkRow; result: ApplyResult }[]) => void;
 }
@@ -86,6 +90,7 @@ function workRowOf(rec: SpoolRecord): WorkRow {
     helo: rec.envelope.helo,
     mail_from: rec.envelope.mailFrom,
     auth: null,
+    error_code: null,
   };
 }
 
@@ -115,6 +120,9 @@ export class Pipeline extends EventEmitter {
   private retryTimer: NodeJS.Timeout | null = null;
   private running = false;
   private idleWaiters: (() => void)[] = [];
+  /** Messages in flight when the previous process died: retried one at a time, alone. */
+  private suspects: string[] = [];
+  private solo = false;
   /** Set when an intake insert failed: the records are durable, re-read them from the cursor. */
   private intakeBehind = false;
 
@@ -136,9 +144,26 @@ export class Pipeline extends EventEmitter {
    */
   async start(): Promise<number> {
     const recovered = await this.recover();
+    this.takeSuspects();
     this.running = true;
     this.pump();
     return recovered;
+  }
+
+  /** Charges one attempt to each message the previous process died with, and queues it to run alone. */
+  private takeSuspects(): void {
+    const ids = this.o.inflightLog?.open() ?? [];
+    if (ids.length === 0) return;
+    const err = new CodedError('PROCESS_CRASHED');
+    this.o.store.transaction(() => {
+      for (const id of ids) {
+        const row = this.o.store.message(id);
+        if (!row || (row.state !== 'pending' && row.state !== 'failed')) continue;
+        this.fail(row, err, 0);
+        if (row.attempts + 1 < this.o.settings.maxAttempts) this.suspects.push(id);
+      }
+    });
+    this.o.log.warn({ suspects: ids.length }, 'the previous process died while processing messages: retrying them one at a time');
   }
 
   /** Re-reads the journal from the database cursor; returns how many records were taken in. */
@@ -210,7 +235,19 @@ export class Pipeline extends EventEmitter {
 
   /** Fills free worker capacity: fresh mail first, then due retries and the backlog. */
   pump(): void {
-    if (!this.running) return;
+    if (!this.running || this.solo) return;
+    if (this.suspects.length > 0) {
+      // A suspect runs with nothing else in flight: if it kills the process
+      // again, it alone is charged for it.
+      if (this.inflight.size > 0) return;
+      const row = this.o.store.message(this.suspects.shift()!);
+      if (row && row.state === 'failed') {
+        this.solo = true;
+        this.process(row);
+        return;
+      }
+      return this.pump();
+    }
     let capacity = this.o.settings.workers * INFLIGHT_PER_WORKER - this.inflight.size;
     while (capacity > 0 && this.fresh.length > 0) {
       const f = this.fresh.shift()!;
@@ -280,11 +317,12 @@ export class Pipeline extends EventEmitter {
 
   private process(row: WorkRow, raw?: Buffer): void {
     this.inflight.add(row.id);
+    this.o.inflightLog?.add(row.id);
     (raw ? Promise.resolve(raw) : this.o.spool.readRaw(rawLocation(row)))
       .then((bytes) => {
         // An own, exactly-sized buffer so it is transferred to the worker, not cloned.
         const copy = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
-        return this.pool.run({ id: row.id, raw: copy, ...authTaskFields(row) }, [copy.buffer as ArrayBuffer]);
+        return this.pool.run({ id: row.id, raw: copy, exclusive: row.error_code === 'PARSE_WORKER_CRASHED', ...authTaskFields(row) }, [copy.buffer as ArrayBuffer]);
       })
       .then(
         (result) => this.finish({ row, result }),
@@ -331,6 +369,10 @@ export class Pipeline extends EventEmitter {
     }
     const now = this.clock();
     for (const f of batch) this.inflight.delete(f.row.id);
+    if (this.inflight.size === 0) {
+      this.solo = false;
+      this.o.inflightLog?.clear();
+    }
     for (const f of batch) if (f.result?.ok) this.o.metrics.senderAuth.inc(authMetricLabels(f.result.outcome.extraction.source, f.result.outcome.auth));
     for (const { row, result, source: src, kind } of applied) {
       const source = src ?? 'none';
@@ -354,11 +396,11 @@ export class Pipeline extends EventEmitter {
   }
 
   /** Inside the batch transaction: failed with a retry time, or dead when out of tries or permanent. */
-  private fail(row: WorkRow, err: CodedError): void {
+  private fail(row: WorkRow, err: CodedError, delayMs?: number): void {
     const attempts = row.attempts + 1;
     const permanent = !ERROR_CODES[err.code as ErrorCode]?.transient;
     const dead = permanent || attempts >= this.o.settings.maxAttempts;
-    const next = dead ? 0 : this.clock() + retryDelayMs(attempts, this.o.settings.retryBaseMs);
+    const next = dead ? 0 : this.clock() + (delayMs ?? retryDelayMs(attempts, this.o.settings.retryBaseMs));
     this.o.store.recordFailure(row.id, { state: dead ? 'dead' : 'failed', code: err.code, message: err.message, nextAttemptAt: next });
     this.o.metrics.failures.inc({ reason: err.code });
     if (dead) this.o.metrics.deadLettered.inc({ reason: err.code });
@@ -383,5 +425,6 @@ export class Pipeline extends EventEmitter {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     await this.idle();
     await this.pool.close();
+    this.o.inflightLog?.close();
   }
 }

@@ -38,6 +38,8 @@ interface Job {
 interface Slot {
   worker: Worker;
   jobs: Map<string, Job>;
+  /** Running an exclusive task: takes no other until it ends. */
+  exclusive: boolean;
 }
 
 /**
@@ -74,7 +76,7 @@ export class ParserPool extends EventEmitter {
       workerData: this.opts.workerData,
       resourceLimits: { maxOldGenerationSizeMb: this.opts.maxOldGenerationSizeMb },
     });
-    const slot: Slot = { worker, jobs: new Map() };
+    const slot: Slot = { worker, jobs: new Map(), exclusive: false };
     worker.on('message', (result: WorkerResult | DecodeResult) => {
       const job = slot.jobs.get(result.id);
       if (!job) return;
@@ -95,10 +97,17 @@ export class ParserPool extends EventEmitter {
   private settle(slot: Slot, id: string, job: Job): void {
     if (job.timer) clearTimeout(job.timer);
     slot.jobs.delete(id);
+    if (slot.jobs.size === 0) slot.exclusive = false;
   }
 
-  /** Replaces a worker; the task that caused it gets `reason`, its other tasks a crash. */
+  /**
+   * Replaces a worker. When the task that caused it is known (its timeout, or
+   * the only task on the worker) it gets `reason`; every other task gets the
+   * transient PARSE_WORKER_CRASHED and is retried — alone (`exclusive`), so a
+   * message that kills workers is found out without taking others with it.
+   */
   private replace(slot: Slot, reason: CodedError, culprit?: string): void {
+    if (culprit === undefined && slot.jobs.size === 1) culprit = slot.jobs.keys().next().value;
     const idx = this.slots.indexOf(slot);
     if (idx < 0) return;
     this.slots.splice(idx, 1);
@@ -136,12 +145,18 @@ export class ParserPool extends EventEmitter {
 
   private dispatch(): void {
     while (this.queue.length > 0) {
-      // The least busy worker with room takes the next task.
+      // The least busy worker with room takes the next task; an exclusive task
+      // waits (holding the queue, in order) for a worker with nothing else.
+      const exclusive = this.queue[0]!.task.exclusive === true;
       let best: Slot | null = null;
-      for (const s of this.slots) if (s.jobs.size < this.perWorker && (!best || s.jobs.size < best.jobs.size)) best = s;
+      for (const s of this.slots) {
+        if (s.exclusive || (exclusive ? s.jobs.size > 0 : s.jobs.size >= this.perWorker)) continue;
+        if (!best || s.jobs.size < best.jobs.size) best = s;
+      }
       if (!best) return;
       const slot = best;
       const job = this.queue.shift()!;
+      slot.exclusive = exclusive;
       const id = job.task.id;
       slot.jobs.set(id, job);
       job.timer = setTimeout(() => this.replace(slot, new CodedError('PARSE_TIMEOUT', `parsing exceeded ${this.opts.timeoutMs} ms`), id), this.opts.timeoutMs);

@@ -155,7 +155,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayReport> {
           .readRaw(rawLocation(row))
           .then((raw) => {
             const copy = new Uint8Array(raw);
-            return pool.run({ id: row.id, raw: copy, ...authTaskFields(row) }, [copy.buffer as ArrayBuffer]);
+            return pool.run({ id: row.id, raw: copy, exclusive: row.error_code === 'PARSE_WORKER_CRASHED', ...authTaskFields(row) }, [copy.buffer as ArrayBuffer]);
           })
           .then(
             (r) => (results[i] = r),

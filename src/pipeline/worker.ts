@@ -20,6 +20,8 @@ export interface WorkerTask {
   priorAuth?: AuthResult | null;
   /** `decode`: only the readable text (dashboard); default: the full processing. */
   mode?: 'process' | 'decode';
+  /** Run alone on a worker: the message was in flight when a worker died, and may be why. */
+  exclusive?: boolean;
 }
 
 export type WorkerResult = { id: string; ok: true; outcome: Omit<Outcome, 'id'> } | { id: string; ok: false; code: 'PARSE_FAILED'; message: string };

@@ -51,7 +51,7 @@ export interface MessageRow {
 }
 
 /** The columns processing needs: what the pipeline carries per message in flight. */
-export const WORK_COLUMNS = ['id', 'received_at', 'spool_segment', 'spool_offset', 'header_length', 'size', 'raw_path', 'raw_purged_at', 'store', 'quarantined', 'attempts', 'client_ip', 'helo', 'mail_from', 'auth'] as const;
+export const WORK_COLUMNS = ['id', 'received_at', 'spool_segment', 'spool_offset', 'header_length', 'size', 'raw_path', 'raw_purged_at', 'store', 'quarantined', 'attempts', 'client_ip', 'helo', 'mail_from', 'auth', 'error_code'] as const;
 export type WorkRow = Pick<MessageRow, (typeof WORK_COLUMNS)[number]>;
 
 /** What processing made of one message (from a parser worker). */
