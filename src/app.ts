@@ -114,7 +114,7 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
     inflightLog: new InflightLog(config.dataDir),
     auth: authSettingsOf(config),
     clock,
-    onApplied: () => dispatcher.pump(),
+    onApplied: () => dispatcher.afterCommit(),
   });
   await pipeline.start();
 

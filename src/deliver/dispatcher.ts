@@ -112,6 +112,8 @@ export class Dispatcher extends EventEmitter {
   private readonly inflight = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
   private running = false;
+  /** Deliveries were queued since the last commit (see afterCommit). */
+  private written = false;
 
   constructor(opts: DispatcherOptions) {
     super();
@@ -140,7 +142,14 @@ export class Dispatcher extends EventEmitter {
    * inside the transaction that records the event: both commit or neither.
    */
   enqueue(e: RecordedEvent): void {
-    this.writer.write(e);
+    if (this.writer.write(e) > 0) this.written = true;
+  }
+
+  /** After the pipeline commits a batch: send what it queued (nothing to do when it queued nothing). */
+  afterCommit(): void {
+    if (!this.written) return;
+    this.written = false;
+    this.pump();
   }
 
   start(): void {

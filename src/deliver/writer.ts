@@ -57,9 +57,10 @@ export class OutboxWriter {
   }
 
   /** Queues the event for every endpoint of its store (none configured: nothing). Replays of the same event add nothing. */
-  write(e: RecordedEvent): void {
+  /** Writes the event's deliveries; returns how many (0 when no endpoint is configured for its store). */
+  write(e: RecordedEvent): number {
     const keys = this.endpoints.keysFor(e.row.store);
-    if (keys.length === 0) return;
+    if (keys.length === 0) return 0;
     const reservation = this.outbox.reservation(e.reservationRowId);
     if (!reservation) throw new Error(`reservation row ${e.reservationRowId} vanished inside its own transaction`);
     const now = this.clock();
@@ -89,6 +90,7 @@ export class OutboxWriter {
         created_at: now,
       });
     }
+    return keys.length;
   }
 }
 

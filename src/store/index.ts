@@ -134,7 +134,7 @@ export class Store {
       // Keyset scan of the backlog in received order: each call continues where the
       // last one stopped, so messages already in flight are not read again.
       backlog: db.prepare(
-        `SELECT ${WORK_COLUMNS.join(', ')} FROM messages WHERE state = 'pending' AND (received_at > @t OR (received_at = @t AND id > @id)) ORDER BY received_at, id LIMIT @n`,
+        `SELECT ${WORK_COLUMNS.join(', ')} FROM messages WHERE state = 'pending' AND (received_at, id) > (@t, @id) ORDER BY received_at, id LIMIT @n`,
       ),
       dueRetries: db.prepare(`SELECT ${WORK_COLUMNS.join(', ')} FROM messages WHERE state = 'failed' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`),
       nextDueAt: db.prepare(`SELECT MIN(next_attempt_at) AS t FROM messages WHERE state = 'failed'`),
