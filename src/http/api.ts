@@ -12,6 +12,7 @@ import { apiAuthHook } from './auth.ts';
 import { schemas } from './api-schemas.ts';
 import { OpenApiCollector } from './openapi.ts';
 import { webhookReservation } from '../deliver/index.ts';
+import { iso, parseJson } from './json.ts';
 
 export interface ApiDeps {
   /** `http.apiToken`; null = loopback clients only. */
@@ -38,16 +39,6 @@ export class ApiError extends Error {
   }
 }
 
-const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
-
-function parseJson<T>(s: string | null): T | null {
-  if (s === null) return null;
-  try {
-    return JSON.parse(s) as T;
-  } catch {
-    return null;
-  }
-}
 
 // Cursors: the last row's sort key, base64url JSON. Opaque to clients.
 function encodeCursor(after: (string | number)[] | null): string | null {

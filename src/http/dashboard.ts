@@ -31,6 +31,7 @@ import type { LoadedCertificate } from '../tls/index.ts';
 import { errorCode } from '../errors.ts';
 import { messageJson } from './api.ts';
 import { errorSchema, type JsonSchema } from './api-schemas.ts';
+import { iso, parseJson } from './json.ts';
 
 export interface DashboardDeps {
   /** Folder holding `index.html` and `assets/` (`WEB_DIR`). */
@@ -131,16 +132,6 @@ function sendStatic(file: StaticFile, ifNoneMatch: string | undefined, reply: Fa
   return reply.header('content-type', file.type).send(file.body);
 }
 
-const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
-
-function parseJson<T>(s: string | null): T | null {
-  if (s === null) return null;
-  try {
-    return JSON.parse(s) as T;
-  } catch {
-    return null;
-  }
-}
 
 interface SeriesRow {
   store: string | null;

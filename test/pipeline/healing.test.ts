@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
 import Database from 'better-sqlite3';
@@ -6,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { deliver, queuedId } from '../helpers/smtp.ts';
 import { startTestApp, tempDir, waitProcessed, type TestApp } from '../helpers/app.ts';
 import { tabelogMail } from '../helpers/mail.ts';
-import { Journal, type Envelope } from '../../src/spool/index.ts';
+import { corruptRecordBeforeStart } from '../helpers/spool.ts';
 import { replay } from '../../src/pipeline/index.ts';
 import { loadSiteDefinitions } from '../../src/extract/index.ts';
 import { SHIPPED_SITES_DIR } from '../../src/paths.ts';
@@ -70,24 +69,13 @@ describe('a pipeline that heals itself', () => {
   });
 
   it('dead-letters a corrupt spool record with its reason (keeping the records after it), and replay processes it once the bytes are repaired', async () => {
-    // A record spooled (250 sent) but not yet recorded when the node stopped.
+    // Two records spooled (250 sent) but not yet recorded when the node stopped; the first one damaged.
     const dir = tempDir();
-    const spoolDir = path.join(dir, 'data', 'spool');
-    const journal = new Journal({ dir: spoolDir });
-    await journal.open();
     const raw = await tabelogMail({ event: 'new', bookingId: '88100001', date: new Date('2026-12-01T10:00:00+09:00'), messageId: '<corrupt@tabelog.com>' });
-    const env: Envelope = { mailFrom: 'a@tabelog.com', rcptTo: ['sakura-ginza@intake.example'], clientIp: '127.0.0.1', helo: 'x', tls: null, store: 'sakura-ginza', quarantined: false, sessionId: 't' };
-    const rec = await journal.append(env, [raw], raw.length);
-    // A later good record: the bad one is corruption of acknowledged mail, not a torn tail.
     const raw2 = await tabelogMail({ event: 'new', bookingId: '88100002', date: new Date('2026-12-01T10:00:00+09:00'), messageId: '<after-corrupt@tabelog.com>' });
-    const rec2 = await journal.append(env, [raw2], raw2.length);
-    await journal.close();
-    const seg = path.join(spoolDir, fs.readdirSync(spoolDir).find((f) => f.endsWith('.seg'))!);
-    const at = rec.ref.offset + 16 + rec.ref.headerLength + 100;
-    const fd = fs.openSync(seg, 'r+');
-    const original = Buffer.alloc(1);
-    fs.readSync(fd, original, 0, 1, at);
-    fs.writeSync(fd, Buffer.from([original[0]! ^ 0xff]), 0, 1, at);
+    const bad = await corruptRecordBeforeStart(dir, raw, raw2, 'sakura-ginza');
+    const rec = { id: bad.id };
+    const rec2 = { id: bad.nextId };
 
     const app = await start({}, { dir });
     const row = await waitProcessed(app, rec.id);
@@ -95,8 +83,7 @@ describe('a pipeline that heals itself', () => {
     expect(row.error_code).toBe('SPOOL_CORRUPT');
     expect((await waitProcessed(app, rec2.id)).state).toBe('processed');
 
-    fs.writeSync(fd, original, 0, 1, at);
-    fs.closeSync(fd);
+    bad.repair();
     const report = await replay({ ...replayOpts(app), selection: { states: ['dead'] } });
     expect(report).toMatchObject({ selected: 1, changed: 1, failed: 0 });
     expect(app.store.message(rec.id)!.state).toBe('processed');
