@@ -18,8 +18,6 @@ import { ParserPool } from './pool.ts';
 import { authTaskFields } from '../auth/index.ts';
 import type { WorkerResult } from './worker.ts';
 
-/** Outcomes applied per transaction. */
-const APPLY_BATCH = 256;
 const INFLIGHT_PER_WORKER = 8;
 const SETTLED = new Set(['processed', 'duplicate', 'ignored', 'review', 'quarantined']);
 
@@ -109,12 +107,12 @@ export async function replay(o: ReplayOptions): Promise<ReplayReport> {
   let nextToApply = 0;
   let nextToStart = 0;
   let done = 0;
-  const pending: (() => void)[] = [];
 
-  const applyReady = (final: boolean) => {
+  // Applies, in one transaction, every outcome that is next in received order.
+  const applyReady = () => {
     const ready: number[] = [];
     while (nextToApply < rows.length && results[nextToApply] !== undefined) ready.push(nextToApply++);
-    if (ready.length === 0 || (!final && ready.length < APPLY_BATCH && nextToApply < rows.length && pending.length === 0 && false)) return;
+    if (ready.length === 0) return;
     const apply = () => {
       for (const i of ready) {
         const row = rows[i]!;
@@ -164,7 +162,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayReport> {
           .then(() => {
             done += 1;
             o.onProgress?.(done, rows.length);
-            applyReady(done === rows.length);
+            applyReady();
             if (done === rows.length) resolve();
             else startNext();
           });
