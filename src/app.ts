@@ -139,9 +139,9 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
   certificates.start();
 
   collectOnScrape(metrics.spoolPending, () => {
-    const s = store.summary();
-    metrics.spoolPending.set((s.byState.pending ?? 0) + (s.byState.failed ?? 0));
-    metrics.spoolOldestPendingAge.set(s.oldestPendingAt ? Math.max(0, clock() - s.oldestPendingAt) / 1000 : 0);
+    const b = store.backlogStats();
+    metrics.spoolPending.set(b.waiting);
+    metrics.spoolOldestPendingAge.set(b.oldestAt ? Math.max(0, clock() - b.oldestAt) / 1000 : 0);
   });
   collectOnScrape(metrics.spoolFreeBytes, async () => {
     metrics.spoolFreeBytes.set(await spool.freeBytes());

@@ -168,6 +168,7 @@ export class Store {
       ),
       countByState: db.prepare('SELECT state, COUNT(*) AS n FROM messages GROUP BY state'),
       oldestPending: db.prepare(`SELECT MIN(received_at) AS t FROM messages WHERE state IN ('pending', 'failed')`),
+      backlogCount: db.prepare(`SELECT COUNT(*) AS n FROM messages WHERE state IN ('pending', 'failed')`),
       lastProcessed: db.prepare(`SELECT MAX(processed_at) AS t FROM messages WHERE state NOT IN ('pending', 'failed', 'dead')`),
     };
   }
@@ -329,6 +330,15 @@ export class Store {
   /** Runs `fn` in one transaction (batched persistence). */
   transaction<T>(fn: () => T): T {
     return this.db.transaction(fn)();
+  }
+
+  /**
+   * The backlog only (pending + failed, and the oldest of them): index ranges,
+   * cheap at any table size — what a Prometheus scrape needs. `summary()`
+   * counts every state and is for status pages and tools.
+   */
+  backlogStats(): { waiting: number; oldestAt: number | null } {
+    return { waiting: (this.stmts.backlogCount.get() as { n: number }).n, oldestAt: (this.stmts.oldestPending.get() as { t: number | null }).t };
   }
 
   /** Pipeline figures for status, readiness and metrics. */

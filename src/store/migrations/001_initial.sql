@@ -42,6 +42,7 @@ CREATE INDEX messages_received ON messages (received_at);
 CREATE INDEX messages_message_id ON messages (message_id) WHERE message_id IS NOT NULL;
 CREATE INDEX messages_hash ON messages (content_hash) WHERE content_hash IS NOT NULL;
 CREATE INDEX messages_source ON messages (source, processed_at);
+CREATE INDEX messages_processed ON messages (processed_at);
 
 -- How far the pipeline has taken records from the spool journal. Moves in the
 -- same transaction as the message rows it covers, so recovery neither skips
