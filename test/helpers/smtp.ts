@@ -68,10 +68,12 @@ export class RawSmtp {
     if (r) return Promise.resolve(r);
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new Error('connection closed'));
-      this.waiting = resolve;
-      this.socket.once('close', () => {
-        if (this.waiting === resolve) reject(new Error('connection closed before a reply'));
-      });
+      const onClose = () => reject(new Error('connection closed before a reply'));
+      this.socket.once('close', onClose);
+      this.waiting = (reply) => {
+        this.socket.off('close', onClose);
+        resolve(reply);
+      };
     });
   }
 
