@@ -11,24 +11,15 @@ import type { RecordedEvent, ReservationRow } from '../store/index.ts';
 export const WEBHOOK_EVENTS = ['reservation.new', 'reservation.change', 'reservation.cancel', 'reservation.request'] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 
+/** The reservation fields a webhook carries, named as in the extraction JSON. */
+type ReservationFields = 'visitDate' | 'visitTime' | 'partySize' | 'guestName' | 'guestNameKana' | 'phone' | 'course' | 'seats' | 'notes' | 'storeName' | 'needsReview' | 'reviewReasons';
+
 /** The reservation as it stands after the event (the state a receiver should mirror). */
-export interface WebhookReservation {
+export interface WebhookReservation extends Pick<Extraction, ReservationFields> {
   source: string;
   reservationId: string;
   store: string | null;
   status: string;
-  visitDate: string | null;
-  visitTime: string | null;
-  partySize: number | null;
-  guestName: string | null;
-  guestNameKana: string | null;
-  phone: string | null;
-  course: string | null;
-  seats: string | null;
-  notes: string | null;
-  storeName: string | null;
-  needsReview: boolean;
-  reviewReasons: string[];
 }
 
 export interface WebhookPayload {
