@@ -54,7 +54,7 @@ function workerEntry(): { entry: URL | string; eval: boolean } {
   return { entry: `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`, eval: true };
 }
 
-/** Emits `dispatch` (task id, worker) when a task is handed to a worker — for tests and tracing. */
+/** Emits `dispatch` (task id, worker) when a task is handed to a worker and `settled` (task id) when it ends — for tests and tracing. */
 export class ParserPool extends EventEmitter {
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
@@ -97,6 +97,7 @@ export class ParserPool extends EventEmitter {
   private settle(slot: Slot, id: string, job: Job): void {
     if (job.timer) clearTimeout(job.timer);
     slot.jobs.delete(id);
+    this.emit('settled', id);
     if (slot.jobs.size === 0) slot.exclusive = false;
   }
 
