@@ -152,7 +152,7 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
     { name: 'smtp', check: () => (stopping ? 'shutting down' : smtp.listening ? true : 'not listening') },
     { name: 'database', check: () => (store.writable() ? true : 'database is not writable') },
     { name: 'spool', check: async () => ((await spool.hasSpace()) ? true : `free space below ${config.smtp.minFreeBytes} bytes`) },
-    { name: 'pipeline', check: () => (pipeline!.pool.size > 0 ? true : 'no parser workers') },
+    { name: 'pipeline', check: () => (pipeline.pool.size > 0 ? true : 'no parser workers') },
   ];
   const http = await createHttpServer({
     registry: metrics.registry,
@@ -163,14 +163,14 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
         apiToken: config.http.apiToken,
         queries: new Queries(store.db),
         readRaw: (row) => spool.readRaw(rawLocation(row)),
-        wakePipeline: () => pipeline!.wake(),
+        wakePipeline: () => pipeline.wake(),
         redeliver: (id) => dispatcher.redeliver(id),
         version: PACKAGE_VERSION,
         clock,
       }),
   });
   registerAlertRoutes(http, monitor.alerts);
-  registerDashboard(http, { webDir: WEB_DIR, store, alerts: monitor.alerts, certificate: () => certificates?.certificate ?? null, config, readRaw: (row) => spool.readRaw(rawLocation(row)), decode: (id, raw) => pipeline!.pool.decode(id, raw), clock });
+  registerDashboard(http, { webDir: WEB_DIR, store, alerts: monitor.alerts, certificate: () => certificates?.certificate ?? null, config, readRaw: (row) => spool.readRaw(rawLocation(row)), decode: (id, raw) => pipeline.pool.decode(id, raw), clock });
 
   const { port, tlsPort } = await smtp.listen();
   await http.listen({ host: config.http.host, port: config.http.port });
@@ -213,10 +213,10 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
         stopping = true;
         clearInterval(purgeTimer);
         await monitor.stop();
-        certificates!.stop();
+        certificates.stop();
         await smtp.close();
         await spool.close();
-        await pipeline!.close();
+        await pipeline.close();
         await dispatcher.stop();
         await http.close();
         store.close();

@@ -226,7 +226,7 @@ const dbLocked: ChaosScenario = {
           r.check('refuses to start with a clear error that names the lock', ended !== 'code 0' && /locked|busy/i.test(msg), `${ended}: ${line.slice(0, 300)}`);
           r.check('the error names the database file', msg.includes(DB_FILE));
         } else {
-          const rd = lastReady as { status: number; body: string } | null;
+          const rd = lastReady;
           r.did(`it started while locked; /readyz answers ${rd ? `${rd.status} ${rd.body.slice(0, 160)}` : 'nothing'}`);
           r.check('while locked: /readyz is not ready and names the database', rd !== null && rd.status !== 200 && /database/i.test(rd.body), rd ? `${rd.status}` : 'no answer');
           const probe = await load(ctx, ports.smtpPort, { connections: 1, messages: 3 });

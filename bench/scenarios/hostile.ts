@@ -122,7 +122,7 @@ export const hostile: Scenario = {
       const settledTimes = outcomes.map((o) => o.settledMs);
       const allSettled = settledTimes.every((t) => t !== null);
       const summary = {
-        hostileSettledMaxMs: allSettled ? Math.max(...(settledTimes as number[])) : null,
+        hostileSettledMaxMs: allSettled ? Math.max(...(settledTimes)) : null,
         hostileDead: outcomes.filter((o) => o.state === 'dead' && o.errorCode).length,
         hostileHandled: outcomes.filter((o) => o.state !== null && o.state !== 'dead').length,
         hostileSmallBaselineP99Ms: before.latencyMs.p99,

@@ -289,7 +289,7 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
   cfg.configFile = configFile;
   cfg.dataDir = path.resolve(cwd, cfg.dataDir);
   cfg.certsDir = path.resolve(cwd, cfg.certsDir);
-  cfg.sitesDirs = (cfg.sitesDirs as string[]).map((d) => path.resolve(cwd, d));
+  cfg.sitesDirs = (cfg.sitesDirs).map((d) => path.resolve(cwd, d));
   for (const key of ['certFile', 'keyFile'] as const) {
     if (cfg.tls[key]) cfg.tls[key] = path.resolve(cwd, cfg.tls[key]);
   }
@@ -324,7 +324,7 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
   if ((cfg.webhook.url || cfg.webhook.storeUrls.length > 0) && !cfg.webhook.secret) {
     throw new ConfigError('webhook.secret (OTA_INBOUND_WEBHOOK_SECRET)', 'required when webhook.url or webhook.storeUrls is set: unsigned webhooks are not sent');
   }
-  return deepFreeze(cfg as Config);
+  return deepFreeze(cfg);
 }
 
 function deepFreeze<T>(obj: T): T {

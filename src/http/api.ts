@@ -167,9 +167,9 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
 
       api.setErrorHandler((err: FastifyError | ApiError, req, reply: FastifyReply) => {
         if (err instanceof ApiError) return reply.code(err.status).send({ error: { code: err.code, message: err.message } });
-        if ((err as FastifyError).validation) return reply.code(400).send({ error: { code: 'INVALID_REQUEST', message: err.message } });
-        const status = (err as FastifyError).statusCode ?? 500;
-        if (status < 500) return reply.code(status).send({ error: { code: (err as FastifyError).code ?? 'BAD_REQUEST', message: err.message } });
+        if ((err).validation) return reply.code(400).send({ error: { code: 'INVALID_REQUEST', message: err.message } });
+        const status = (err).statusCode ?? 500;
+        if (status < 500) return reply.code(status).send({ error: { code: (err).code ?? 'BAD_REQUEST', message: err.message } });
         req.log.error({ code: errorCode(err), url: req.routeOptions.url, err: { message: err.message } }, 'API request failed');
         return reply.code(500).send({ error: { code: 'INTERNAL', message: 'internal error (logged)' } });
       });

@@ -402,7 +402,7 @@ export class Pipeline extends EventEmitter {
   /** Inside the batch transaction: failed with a retry time, or dead when out of tries or permanent. */
   private fail(row: WorkRow, err: CodedError, delayMs?: number): void {
     const attempts = row.attempts + 1;
-    const permanent = !ERROR_CODES[err.code as ErrorCode]?.transient;
+    const permanent = !ERROR_CODES[err.code]?.transient;
     const dead = permanent || attempts >= this.o.settings.maxAttempts;
     const next = dead ? 0 : this.clock() + (delayMs ?? retryDelayMs(attempts, this.o.settings.retryBaseMs));
     this.o.store.recordFailure(row.id, { state: dead ? 'dead' : 'failed', code: err.code, message: err.message, nextAttemptAt: next });

@@ -133,7 +133,7 @@ export class ParserPool extends EventEmitter {
   /** Decodes a message's readable text for a person (same limits as processing: never on the main thread). */
   decode(id: string, raw: Buffer): Promise<DecodeResult> {
     const copy = new Uint8Array(raw);
-    return this.send({ id: `decode:${id}:${process.hrtime.bigint()}`, raw: copy, mode: 'decode' }, [copy.buffer as ArrayBuffer]) as Promise<DecodeResult>;
+    return this.send({ id: `decode:${id}:${process.hrtime.bigint()}`, raw: copy, mode: 'decode' }, [copy.buffer]) as Promise<DecodeResult>;
   }
 
   private send(task: WorkerTask, transfer: ArrayBuffer[]): Promise<WorkerResult | DecodeResult> {

@@ -117,7 +117,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayReport> {
       for (const i of ready) {
         const row = rows[i]!;
         const r = results[i]!;
-        results[i] = undefined as never; // free the memory
+        results[i] = undefined; // free the memory
         if (r instanceof CodedError || !r.ok) {
           report.failed += 1;
           const err = r instanceof CodedError ? r : new CodedError('PARSE_FAILED', r.message);
@@ -153,7 +153,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayReport> {
           .readRaw(rawLocation(row))
           .then((raw) => {
             const copy = new Uint8Array(raw);
-            return pool.run({ id: row.id, raw: copy, exclusive: row.error_code === 'PARSE_WORKER_CRASHED', ...authTaskFields(row) }, [copy.buffer as ArrayBuffer]);
+            return pool.run({ id: row.id, raw: copy, exclusive: row.error_code === 'PARSE_WORKER_CRASHED', ...authTaskFields(row) }, [copy.buffer]);
           })
           .then(
             (r) => (results[i] = r),

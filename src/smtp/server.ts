@@ -80,11 +80,11 @@ export class SmtpFrontEnd {
       socketTimeout: config.smtp.socketTimeoutMs,
       closeTimeout: config.smtp.closeTimeoutMs,
       logger: false,
-      onConnect: (session, cb) => this.onConnect(session as Session, cb),
-      onClose: (session) => this.onClose(session as Session),
-      onMailFrom: (_address, session, cb) => void this.onMailFrom(session as Session, cb),
-      onRcptTo: (address, session, cb) => this.onRcptTo(address.address, session as Session, cb),
-      onData: (stream, session, cb) => this.onData(stream, session as Session, cb),
+      onConnect: (session, cb) => this.onConnect(session, cb),
+      onClose: (session) => this.onClose(session),
+      onMailFrom: (_address, session, cb) => void this.onMailFrom(session, cb),
+      onRcptTo: (address, session, cb) => this.onRcptTo(address.address, session, cb),
+      onData: (stream, session, cb) => this.onData(stream, session, cb),
     };
   }
 

@@ -39,7 +39,7 @@ export class ErrorLimitedSMTPServer extends SMTPServer {
     // The connection just added is the last one in insertion order — unless it
     // was refused and removed synchronously, then the last one is already watched.
     let conn: WatchedConnection | undefined;
-    for (const c of this.connections) conn = c as unknown as WatchedConnection;
+    for (const c of this.connections) conn = c;
     if (!conn || this.watched.has(conn)) return;
     this.watched.add(conn);
     const send = conn.send.bind(conn);

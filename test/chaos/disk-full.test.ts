@@ -48,8 +48,8 @@ describe('disk full on a real space-limited file system', () => {
       else refusal = final;
     }
     expect(refusal, 'the disk never filled').not.toBeNull();
-    expect(refusal!.code).toBe(452);
-    expect(refusal!.text).toMatch(/^4\.3\.1 /);
+    expect(refusal.code).toBe(452);
+    expect(refusal.text).toMatch(/^4\.3\.1 /);
 
     // Nothing half-written: a fresh reader of the journal finds exactly the accepted records.
     const reader = new Journal({ dir: app.spool.dir });

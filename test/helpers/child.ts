@@ -39,7 +39,7 @@ export async function startChild(env: Record<string, string>): Promise<Child> {
     }),
   );
   const ready = new Promise<{ smtpPort: number; httpPort: number }>((resolve, reject) => {
-    const rl = readline.createInterface({ input: proc.stdout! });
+    const rl = readline.createInterface({ input: proc.stdout });
     rl.on('line', (line) => {
       logs.push(line);
       try {
@@ -49,7 +49,7 @@ export async function startChild(env: Record<string, string>): Promise<Child> {
         // not JSON: keep it in logs for the failure message
       }
     });
-    proc.stderr!.on('data', (d: Buffer) => logs.push(d.toString()));
+    proc.stderr.on('data', (d: Buffer) => logs.push(d.toString()));
     void exited.then((code) => reject(new Error(`ota-inbound exited with ${code} before it was ready:\n${logs.join('\n')}`)));
   });
   const ports = await ready;

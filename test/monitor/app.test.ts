@@ -90,7 +90,7 @@ describe('readiness and ota-inbound healthcheck', () => {
     const app = await start();
     const port = app.httpPort;
     await app.stop();
-    const hc = await healthcheck({ ...app, httpPort: port } as TestApp);
+    const hc = await healthcheck({ ...app, httpPort: port });
     expect(hc.code).not.toBe(0);
   });
 });

@@ -23,7 +23,7 @@ describe('parser pool', () => {
       running.add(id);
     });
     pool.on('settled', (id: string) => running.delete(id));
-    const run = (t: ReturnType<typeof task>) => pool.run(t, [t.raw.buffer as ArrayBuffer]);
+    const run = (t: ReturnType<typeof task>) => pool.run(t, [t.raw.buffer]);
     const results = await Promise.all([run(task('a')), run(task('b')), run(task('suspect', true)), run(task('c')), run(task('d'))]);
     expect(results.every((r) => r.ok)).toBe(true);
     const at = (id: string) => seen.find((s) => s.id === id)!;

@@ -26,7 +26,7 @@ function faultyIo(state: { full: boolean }): SpoolIo {
           const v = Reflect.get(target, prop, receiver);
           return typeof v === 'function' ? v.bind(target) : v;
         },
-      }) as FileHandle;
+      });
     },
   };
 }

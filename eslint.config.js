@@ -1,0 +1,33 @@
+// Lint rules that catch real mistakes (a promise nobody awaits, a value never
+// used, an `any` leaking through a signature), not matters of taste: layout is
+// Prettier's job (`npm run format`).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const browserGlobals = Object.fromEntries(
+  [
+    'window', 'document', 'navigator', 'localStorage', 'sessionStorage', 'fetch', 'location', 'history', 'URL',
+    'URLSearchParams', 'console', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Intl', 'HTMLElement',
+    'Blob', 'CustomEvent', 'Event', 'AbortController', 'requestAnimationFrame', 'getComputedStyle', 'matchMedia',
+  ].map((name) => [name, 'readonly']),
+);
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', 'data/', 'certs/', 'bench-results/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      // An async function without await is often an interface's shape (a sync
+      // implementation of an async contract); not a mistake.
+      '@typescript-eslint/require-await': 'off',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', caughtErrors: 'none' }],
+    },
+  },
+  {
+    files: ['web/**/*.js', 'eslint.config.js'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: { parserOptions: { projectService: false }, globals: browserGlobals },
+  },
+);
