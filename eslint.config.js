@@ -6,9 +6,30 @@ import tseslint from 'typescript-eslint';
 
 const browserGlobals = Object.fromEntries(
   [
-    'window', 'document', 'navigator', 'localStorage', 'sessionStorage', 'fetch', 'location', 'history', 'URL',
-    'URLSearchParams', 'console', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Intl', 'HTMLElement',
-    'Blob', 'CustomEvent', 'Event', 'AbortController', 'requestAnimationFrame', 'getComputedStyle', 'matchMedia',
+    'window',
+    'document',
+    'navigator',
+    'localStorage',
+    'sessionStorage',
+    'fetch',
+    'location',
+    'history',
+    'URL',
+    'URLSearchParams',
+    'console',
+    'setTimeout',
+    'clearTimeout',
+    'setInterval',
+    'clearInterval',
+    'Intl',
+    'HTMLElement',
+    'Blob',
+    'CustomEvent',
+    'Event',
+    'AbortController',
+    'requestAnimationFrame',
+    'getComputedStyle',
+    'matchMedia',
   ].map((name) => [name, 'readonly']),
 );
 

@@ -25,14 +25,24 @@ const FULL_WEBHOOK_DOWN_MS = 180_000; // "down for minutes"
 async function main(): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ options: { scenario: { type: 'string', multiple: true }, fast: { type: 'boolean', default: false }, full: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } }, strict: true }));
+    ({ values } = parseArgs({
+      options: {
+        scenario: { type: 'string', multiple: true },
+        fast: { type: 'boolean', default: false },
+        full: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    }));
   } catch (err) {
     process.stderr.write(`chaos: ${(err as Error).message}\n`);
     return 2;
   }
   const names = CHAOS_SCENARIOS.map((s) => s.name);
   if (values.help) {
-    process.stdout.write(`usage: npm run chaos -- [--fast] [--full] [--scenario NAME ...]\nscenarios: ${names.join(', ')}\n`);
+    process.stdout.write(
+      `usage: npm run chaos -- [--fast] [--full] [--scenario NAME ...]\nscenarios: ${names.join(', ')}\n`,
+    );
     return 0;
   }
   const unknown = (values.scenario ?? []).filter((n) => !names.includes(n));
@@ -40,7 +50,9 @@ async function main(): Promise<number> {
     process.stderr.write(`chaos: unknown scenario ${unknown.join(', ')}; known: ${names.join(', ')}\n`);
     return 2;
   }
-  const selected = CHAOS_SCENARIOS.filter((s) => (values.scenario ? values.scenario.includes(s.name) : !values.fast || s.fast));
+  const selected = CHAOS_SCENARIOS.filter((s) =>
+    values.scenario ? values.scenario.includes(s.name) : !values.fast || s.fast,
+  );
   const ctx: ChaosContext = {
     root: ROOT,
     raw: readFileSync(path.join(ROOT, 'bench/reservation-iso2022jp.eml')),
@@ -63,11 +75,17 @@ async function main(): Promise<number> {
     try {
       await s.run(ctx, r);
     } catch (err) {
-      r.check('scenario ran to the end', false, (err as Error).stack?.split('\n').slice(0, 3).join(' | ') ?? String(err));
+      r.check(
+        'scenario ran to the end',
+        false,
+        (err as Error).stack?.split('\n').slice(0, 3).join(' | ') ?? String(err),
+      );
     }
     const secs = ((performance.now() - t0) / 1000).toFixed(1);
     failedChecks += r.failed;
-    summary.push(`${r.failed ? 'FAIL' : 'PASS'} ${s.name} (${r.checks.length - r.failed}/${r.checks.length} checks, ${secs} s)`);
+    summary.push(
+      `${r.failed ? 'FAIL' : 'PASS'} ${s.name} (${r.checks.length - r.failed}/${r.checks.length} checks, ${secs} s)`,
+    );
   }
   process.stdout.write(`\n${summary.join('\n')}\n`);
   return failedChecks ? 1 : 0;
@@ -76,7 +94,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`chaos failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.stderr.write(`chaos failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(1);
   },
 );

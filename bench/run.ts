@@ -19,7 +19,15 @@ import { parseArgs } from 'node:util';
 import { prepareBody, runSmtpLoad, type LoadOptions, type LoadReport } from './lib/smtp-load.ts';
 import { sampleProc, startOtaInbound, type OtaInbound, type PersistCheck, type ProcSample } from './lib/server.ts';
 import { spawnSink } from './lib/sink.ts';
-import { atLeast, atMost, median, type Context, type Scenario, type ScenarioResult, type Verdict } from './lib/types.ts';
+import {
+  atLeast,
+  atMost,
+  median,
+  type Context,
+  type Scenario,
+  type ScenarioResult,
+  type Verdict,
+} from './lib/types.ts';
 import { PIPELINE_LABELS, backlogDrain, parsePersist } from './scenarios/drain.ts';
 import { BIG_MAIL_LABELS, bigMail } from './scenarios/big-mail.ts';
 import { HOSTILE_LABELS, hostile } from './scenarios/hostile.ts';
@@ -73,7 +81,11 @@ function missingIds(measurements: readonly Measurement[]): number | null {
 
 function strip(report: LoadReport): Measurement['load'] {
   const { queueIds, ...rest } = report;
-  return { ...rest, queueIdCount: queueIds.filter((id) => id !== null).length, uniqueQueueIds: new Set(queueIds).size - (queueIds.includes(null) ? 1 : 0) };
+  return {
+    ...rest,
+    queueIdCount: queueIds.filter((id) => id !== null).length,
+    uniqueQueueIds: new Set(queueIds).size - (queueIds.includes(null) ? 1 : 0),
+  };
 }
 
 function loadOptions(ctx: Context, port: number, connections: number, messages: number, reuse: boolean): LoadOptions {
@@ -96,12 +108,14 @@ function loadOptions(ctx: Context, port: number, connections: number, messages: 
 function loadProblems(side: string, round: number, r: LoadReport): string[] {
   const out: string[] = [];
   const non250 = Object.entries(r.codes).filter(([code]) => code !== '250');
-  if (non250.length) out.push(`${side} round ${round}: replies other than 250: ${non250.map(([c, n]) => `${c}×${n}`).join(', ')}`);
+  if (non250.length)
+    out.push(`${side} round ${round}: replies other than 250: ${non250.map(([c, n]) => `${c}×${n}`).join(', ')}`);
   const errs = Object.entries(r.errors);
   if (errs.length) out.push(`${side} round ${round}: client errors: ${errs.map(([k, n]) => `${k}×${n}`).join(', ')}`);
   if (r.notStarted) out.push(`${side} round ${round}: time cap reached, ${r.notStarted} messages not sent`);
   const ids = r.queueIds.filter((id) => id !== null);
-  if (ids.length < r.accepted) out.push(`${side} round ${round}: ${r.accepted - ids.length} 250 replies without a queue id`);
+  if (ids.length < r.accepted)
+    out.push(`${side} round ${round}: ${r.accepted - ids.length} 250 replies without a queue id`);
   if (new Set(ids).size !== ids.length) out.push(`${side} round ${round}: duplicate queue ids in 250 replies`);
   return out;
 }
@@ -116,7 +130,14 @@ async function withServerSample(pid: number, cpuBefore: ProcSample, accepted: nu
   }
 }
 
-async function measureSink(ctx: Context, round: number, connections: number, messages: number, reuse: boolean, warmup: number): Promise<{ m: Measurement; report: LoadReport }> {
+async function measureSink(
+  ctx: Context,
+  round: number,
+  connections: number,
+  messages: number,
+  reuse: boolean,
+  warmup: number,
+): Promise<{ m: Measurement; report: LoadReport }> {
   const sink = await spawnSink();
   try {
     await runSmtpLoad(loadOptions(ctx, sink.port, connections, warmup, reuse));
@@ -133,7 +154,14 @@ async function measureSink(ctx: Context, round: number, connections: number, mes
  * Start ota-inbound, warm it up, let the warm-up drain, run the load, then
  * wait for the spool backlog to drain and stop it.
  */
-async function measureOta(ctx: Context, round: number, connections: number, messages: number, reuse: boolean, warmup: number): Promise<{ m: Measurement; report: LoadReport; problems: string[] }> {
+async function measureOta(
+  ctx: Context,
+  round: number,
+  connections: number,
+  messages: number,
+  reuse: boolean,
+  warmup: number,
+): Promise<{ m: Measurement; report: LoadReport; problems: string[] }> {
   const drainCap = ctx.quick ? QUICK_DRAIN_CAP_MS : DRAIN_CAP_MS;
   const problems: string[] = [];
   const ota: OtaInbound = await startOtaInbound({ root: ctx.root });
@@ -141,7 +169,8 @@ async function measureOta(ctx: Context, round: number, connections: number, mess
   try {
     await runSmtpLoad(loadOptions(ctx, ota.smtpPort, connections, warmup, reuse));
     const warm = await ota.waitForDrain(drainCap);
-    if (warm.drainedMs === null) problems.push(`ota-inbound round ${round}: warm-up backlog did not drain (pending=${String(warm.lastPending)})`);
+    if (warm.drainedMs === null)
+      problems.push(`ota-inbound round ${round}: warm-up backlog did not drain (pending=${String(warm.lastPending)})`);
     const before = await ota.sample();
     const report = await runSmtpLoad(loadOptions(ctx, ota.smtpPort, connections, messages, reuse));
     const proc = await withServerSample(ota.pid, before, report.accepted);
@@ -153,21 +182,38 @@ async function measureOta(ctx: Context, round: number, connections: number, mess
     }
     const drain = await ota.waitForDrain(drainCap);
     const afterDrain = await withServerSample(ota.pid, before, report.accepted);
-    if (drain.drainedMs === null) problems.push(`ota-inbound round ${round}: backlog did not drain within ${drainCap} ms (pending=${String(drain.lastPending)})`);
+    if (drain.drainedMs === null)
+      problems.push(
+        `ota-inbound round ${round}: backlog did not drain within ${drainCap} ms (pending=${String(drain.lastPending)})`,
+      );
     let persisted: PersistCheck | null = null;
     try {
       persisted = ota.checkPersisted(report.queueIds);
-      if (persisted.missing) problems.push(`ota-inbound round ${round}: ${persisted.missing} of ${persisted.checked} accepted ids have no database row (e.g. ${persisted.missingSample.join(', ')})`);
+      if (persisted.missing)
+        problems.push(
+          `ota-inbound round ${round}: ${persisted.missing} of ${persisted.checked} accepted ids have no database row (e.g. ${persisted.missingSample.join(', ')})`,
+        );
       const unprocessed = persisted.states.pending ?? 0;
-      if (unprocessed && drain.drainedMs !== null) problems.push(`note: ota-inbound round ${round}: spool gauge at 0 but ${unprocessed} accepted messages still 'pending' in the database`);
+      if (unprocessed && drain.drainedMs !== null)
+        problems.push(
+          `note: ota-inbound round ${round}: spool gauge at 0 but ${unprocessed} accepted messages still 'pending' in the database`,
+        );
     } catch (err) {
-      problems.push(`ota-inbound round ${round}: could not check the database: ${err instanceof Error ? err.message : String(err)}`);
+      problems.push(
+        `ota-inbound round ${round}: could not check the database: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
     const crashed = ota.exited();
-    if (crashed) problems.push(`ota-inbound round ${round}: server exited during the load (${crashed}); output:\n${ota.logTail()}`);
+    if (crashed)
+      problems.push(
+        `ota-inbound round ${round}: server exited during the load (${crashed}); output:\n${ota.logTail()}`,
+      );
     const stop = await ota.stop();
     stopped = true;
-    if (!crashed && stop.exit !== 'code 0') problems.push(`ota-inbound round ${round}: SIGTERM ended it with ${stop.exit} after ${stop.stopMs} ms; output:\n${ota.logTail()}`);
+    if (!crashed && stop.exit !== 'code 0')
+      problems.push(
+        `ota-inbound round ${round}: SIGTERM ended it with ${stop.exit} after ${stop.stopMs} ms; output:\n${ota.logTail()}`,
+      );
     const m: Measurement = {
       side: 'ota-inbound',
       round,
@@ -218,7 +264,12 @@ function ingestScenario(spec: IngestSpec): Scenario {
         progress(spec.name, o.m);
       }
       const pick = (side: Measurement['side'], f: (m: Measurement) => number | null | undefined): number | null =>
-        median(measurements.filter((m) => m.side === side).map(f).filter((v): v is number => typeof v === 'number'));
+        median(
+          measurements
+            .filter((m) => m.side === side)
+            .map(f)
+            .filter((v): v is number => typeof v === 'number'),
+        );
       const sinkRate = pick('sink', (m) => m.load.msgsPerSec);
       const otaRate = pick('ota-inbound', (m) => m.load.msgsPerSec);
       const ratio = sinkRate && otaRate !== null ? otaRate / sinkRate : null;
@@ -347,7 +398,9 @@ function progress(scenario: string, m: Measurement): void {
   const l = m.load;
   process.stderr.write(
     `  ${scenario} round ${m.round} ${m.side.padEnd(11)} ${fmt(l.msgsPerSec, 0).padStart(6)} msgs/s  p50 ${fmt(l.latencyMs.p50, 1)} ms  p99 ${fmt(l.latencyMs.p99, 1)} ms  250×${l.accepted}/${l.attempted}` +
-      (m.drain ? `  drain ${m.drain.drainedMs === null ? 'n/a' : fmt(m.drain.drainedMs, 0) + ' ms'} (backlog ${String(m.drain.backlogAtLoadEnd)})` : '') +
+      (m.drain
+        ? `  drain ${m.drain.drainedMs === null ? 'n/a' : fmt(m.drain.drainedMs, 0) + ' ms'} (backlog ${String(m.drain.backlogAtLoadEnd)})`
+        : '') +
       '\n',
   );
 }
@@ -395,13 +448,19 @@ function textReport(results: readonly ScenarioResult[]): string {
   const lines: string[] = [];
   for (const r of results) {
     lines.push('', `== ${r.name}: ${r.description}`);
-    lines.push(`   ${Object.entries(r.params).map(([k, v]) => `${k}=${String(v)}`).join(' ')}  (medians over rounds)`);
+    lines.push(
+      `   ${Object.entries(r.params)
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(' ')}  (medians over rounds)`,
+    );
     for (const [key, value] of Object.entries(r.summary)) {
       const [name, digits] = label(key);
       lines.push(`   ${name.padEnd(48)} ${fmt(value, digits).padStart(10)}`);
     }
     for (const t of r.targets) {
-      lines.push(`   [${verdictMark(t.verdict)}] ${t.name} = ${fmt(t.value, t.digits)}${t.unit ? ' ' + t.unit : ''} (target ${t.target})`);
+      lines.push(
+        `   [${verdictMark(t.verdict)}] ${t.name} = ${fmt(t.value, t.digits)}${t.unit ? ' ' + t.unit : ''} (target ${t.target})`,
+      );
     }
     for (const p of r.problems) lines.push(`   ! ${p}`);
   }
@@ -409,7 +468,10 @@ function textReport(results: readonly ScenarioResult[]): string {
 }
 
 function markdownReport(results: readonly ScenarioResult[], meta: Record<string, unknown>): string {
-  const lines: string[] = [`Run ${String(meta.date)} on ${String(meta.cpus)}× ${String(meta.cpuModel)}, Node ${String(meta.node)}; command \`${String(meta.command)}\`.`, ''];
+  const lines: string[] = [
+    `Run ${String(meta.date)} on ${String(meta.cpus)}× ${String(meta.cpuModel)}, Node ${String(meta.node)}; command \`${String(meta.command)}\`.`,
+    '',
+  ];
   for (const r of results) {
     lines.push(`### ${r.name}`, '', r.description + '.', '', '| measure | value |', '| --- | ---: |');
     for (const [key, value] of Object.entries(r.summary)) {
@@ -417,7 +479,10 @@ function markdownReport(results: readonly ScenarioResult[], meta: Record<string,
       lines.push(`| ${name} | ${fmt(value, digits)} |`);
     }
     lines.push('', '| target | value | goal | result |', '| --- | ---: | --- | --- |');
-    for (const t of r.targets) lines.push(`| ${t.name} | ${fmt(t.value, t.digits)}${t.unit ? ' ' + t.unit : ''} | ${t.target} | ${verdictMark(t.verdict)} |`);
+    for (const t of r.targets)
+      lines.push(
+        `| ${t.name} | ${fmt(t.value, t.digits)}${t.unit ? ' ' + t.unit : ''} | ${t.target} | ${verdictMark(t.verdict)} |`,
+      );
     if (r.markdown) lines.push('', r.markdown);
     if (r.problems.length) lines.push('', ...r.problems.map((p) => `- ${p.split('\n')[0]}`));
     lines.push('');
@@ -427,7 +492,9 @@ function markdownReport(results: readonly ScenarioResult[], meta: Record<string,
 
 function gitCommit(): string | null {
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
   } catch {
     return null;
   }
@@ -468,29 +535,32 @@ function positiveInt(name: string, raw: string | undefined): number | undefined 
 }
 
 async function main(): Promise<void> {
-  const { values } = parseOrUsage(() => parseArgs({
-    options: {
-      scenario: { type: 'string', multiple: true },
-      messages: { type: 'string' },
-      connections: { type: 'string' },
-      rounds: { type: 'string' },
-      root: { type: 'string' },
-      pipelining: { type: 'boolean', default: false },
-      quick: { type: 'boolean', default: false },
-      json: { type: 'string' },
-      markdown: { type: 'string' },
-      svg: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
-  }));
+  const { values } = parseOrUsage(() =>
+    parseArgs({
+      options: {
+        scenario: { type: 'string', multiple: true },
+        messages: { type: 'string' },
+        connections: { type: 'string' },
+        rounds: { type: 'string' },
+        root: { type: 'string' },
+        pipelining: { type: 'boolean', default: false },
+        quick: { type: 'boolean', default: false },
+        json: { type: 'string' },
+        markdown: { type: 'string' },
+        svg: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    }),
+  );
   if (values.help) {
     process.stdout.write(USAGE + '\n');
     return;
   }
   const wanted = values.scenario ?? SCENARIOS.map((s) => s.name);
   const unknown = wanted.filter((n) => !SCENARIOS.some((s) => s.name === n));
-  if (unknown.length) throw new UsageError(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  if (unknown.length)
+    throw new UsageError(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
   const raw = loadBenchMail();
   const ctx: Context = {
     root: values.root ? path.resolve(values.root) : ROOT,
@@ -514,7 +584,9 @@ async function main(): Promise<void> {
     command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
     bodyBytes: ctx.body.length,
   };
-  process.stderr.write(`bench: ${wanted.join(', ')}${ctx.quick ? ' (quick)' : ''}; ${meta.cpus} CPUs, Node ${meta.node}, load average ${meta.loadAverage.map((l) => l.toFixed(2)).join(' ')}\n`);
+  process.stderr.write(
+    `bench: ${wanted.join(', ')}${ctx.quick ? ' (quick)' : ''}; ${meta.cpus} CPUs, Node ${meta.node}, load average ${meta.loadAverage.map((l) => l.toFixed(2)).join(' ')}\n`,
+  );
   const t0 = performance.now();
   const results: ScenarioResult[] = [];
   for (const scenario of SCENARIOS.filter((s) => wanted.includes(s.name))) {
@@ -522,11 +594,24 @@ async function main(): Promise<void> {
       results.push(await scenario.run(ctx));
     } catch (err) {
       // One broken scenario (e.g. the server does not start) must not hide the others' figures.
-      results.push({ name: scenario.name, description: scenario.description, params: {}, summary: {}, targets: [], measurements: [], problems: [`scenario failed: ${err instanceof Error ? err.message : String(err)}`] });
+      results.push({
+        name: scenario.name,
+        description: scenario.description,
+        params: {},
+        summary: {},
+        targets: [],
+        measurements: [],
+        problems: [`scenario failed: ${err instanceof Error ? err.message : String(err)}`],
+      });
     }
   }
   process.stdout.write(textReport(results));
-  process.stdout.write(`\n(total ${fmt((performance.now() - t0) / 1000, 0)} s; load average now ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; a MISS is reported, not fatal)\n`);
+  process.stdout.write(
+    `\n(total ${fmt((performance.now() - t0) / 1000, 0)} s; load average now ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}; a MISS is reported, not fatal)\n`,
+  );
   // Other work on the machine skews every figure; the load average before and after shows it.
   const full = { meta: { ...meta, loadAverageAfter: os.loadavg() }, results };
   if (values.json) await writeOut(values.json, JSON.stringify(full, null, 2) + '\n');
@@ -555,6 +640,6 @@ main().catch((err: unknown) => {
     process.stderr.write(`bench: ${err.message}\n${USAGE}\n`);
     process.exit(EXIT_USAGE);
   }
-  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

@@ -34,7 +34,13 @@ interface Minute {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { minutes: { type: 'string', default: '30' }, rate: { type: 'string', default: '100' }, json: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: {
+      minutes: { type: 'string', default: '30' },
+      rate: { type: 'string', default: '100' },
+      json: { type: 'string' },
+    },
+  });
   const minutes = Number(values.minutes);
   const rate = Number(values.rate);
   if (!Number.isInteger(minutes) || minutes < 1 || minutes > MAX_MINUTES || !(rate > 0)) {
@@ -44,16 +50,33 @@ async function main(): Promise<void> {
   const body = prepareBody(readFileSync(path.join(ROOT, 'bench/reservation-iso2022jp.eml')));
   const ota = await startOtaInbound({ root: ROOT });
   const rows: Minute[] = [];
-  process.stdout.write(`soak: ${minutes} min at ${rate} msgs/s (open loop, ${CONNECTIONS} sessions); server pid ${ota.pid}\n`);
+  process.stdout.write(
+    `soak: ${minutes} min at ${rate} msgs/s (open loop, ${CONNECTIONS} sessions); server pid ${ota.pid}\n`,
+  );
   process.stdout.write('min  accepted non250  RSS MiB  fds  250 p50/p99 ms   persisted p50/p99 ms  backlog\n');
   try {
     for (let m = 1; m <= minutes; m++) {
-      const r = await runSmtpLoad({ host: '127.0.0.1', port: ota.smtpPort, connections: CONNECTIONS, messages: rate * 60, maxDurationMs: 90_000, reuse: true, ratePerSec: rate, body, mailFrom: BENCH_MAIL_FROM, rcptTo: BENCH_RCPT_TO, localAddresses: LOOPBACK_SOURCES });
+      const r = await runSmtpLoad({
+        host: '127.0.0.1',
+        port: ota.smtpPort,
+        connections: CONNECTIONS,
+        messages: rate * 60,
+        maxDurationMs: 90_000,
+        reuse: true,
+        ratePerSec: rate,
+        body,
+        mailFrom: BENCH_MAIL_FROM,
+        rcptTo: BENCH_RCPT_TO,
+        localAddresses: LOOPBACK_SOURCES,
+      });
       const backlog = await ota.pending().catch(() => null);
       const proc = await ota.sample();
       const ids = r.queueIds.filter((x): x is string => x !== null);
       // Rows of this minute that are already persisted; the rest show up as backlog.
-      const lat = ota.rows(ids).filter((x) => x.processedAt !== null).map((x) => x.processedAt! - x.receivedAt);
+      const lat = ota
+        .rows(ids)
+        .filter((x) => x.processedAt !== null)
+        .map((x) => x.processedAt! - x.receivedAt);
       const row: Minute = {
         minute: m,
         accepted: r.accepted,
@@ -78,7 +101,10 @@ async function main(): Promise<void> {
   }
   const first = rows[0];
   const last = rows.at(-1);
-  if (first && last) process.stdout.write(`RSS ${first.rssMiB.toFixed(0)} → ${last.rssMiB.toFixed(0)} MiB, fds ${first.openFds} → ${last.openFds} over ${rows.length} min\n`);
+  if (first && last)
+    process.stdout.write(
+      `RSS ${first.rssMiB.toFixed(0)} → ${last.rssMiB.toFixed(0)} MiB, fds ${first.openFds} → ${last.openFds} over ${rows.length} min\n`,
+    );
   if (values.json) {
     await mkdir(path.dirname(path.resolve(values.json)), { recursive: true });
     await writeFile(values.json, JSON.stringify({ rate, connections: CONNECTIONS, minutes: rows }, null, 2) + '\n');
@@ -86,6 +112,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`soak failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`soak failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

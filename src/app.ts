@@ -81,12 +81,26 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
       { cause: err },
     );
   }
-  const dispatcher = new Dispatcher({ outbox: new Outbox(store.db), settings: config.webhook, metrics, log: log.child({ component: 'deliver' }), version: PACKAGE_VERSION, clock });
+  const dispatcher = new Dispatcher({
+    outbox: new Outbox(store.db),
+    settings: config.webhook,
+    metrics,
+    log: log.child({ component: 'deliver' }),
+    version: PACKAGE_VERSION,
+    clock,
+  });
   // Deliveries are written in the transaction that records the reservation event.
   store.onEvent = (e) => dispatcher.enqueue(e);
   // Assigned once the certificate is loaded; the monitor reads it only after start.
   let certificates: CertificateWatcher | null = null;
-  const monitor = createMonitor({ config, store, metrics, log, clock, certificate: () => certificates?.certificate ?? null });
+  const monitor = createMonitor({
+    config,
+    store,
+    metrics,
+    log,
+    clock,
+    certificate: () => certificates?.certificate ?? null,
+  });
   let pipeline: Pipeline | null = null;
   const spool = new Spool({
     dataDir: config.dataDir,
@@ -119,8 +133,16 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
   await pipeline.start();
 
   const tlsLog = log.child({ component: 'tls' });
-  const { cert, generated } = await loadOrCreateCertificate({ ...config.tls, certsDir: config.certsDir, hostname: config.smtp.hostname });
-  if (generated) tlsLog.warn({ file: cert.files.certFile, notAfter: cert.notAfter.toISOString() }, 'no certificate found: generated a self-signed one (365 days)');
+  const { cert, generated } = await loadOrCreateCertificate({
+    ...config.tls,
+    certsDir: config.certsDir,
+    hostname: config.smtp.hostname,
+  });
+  if (generated)
+    tlsLog.warn(
+      { file: cert.files.certFile, notAfter: cert.notAfter.toISOString() },
+      'no certificate found: generated a self-signed one (365 days)',
+    );
   metrics.certNotAfter.set({ certificate: 'smtp' }, cert.notAfter.getTime() / 1000);
 
   const smtp = new SmtpFrontEnd({ config, spool, metrics, log: log.child({ component: 'smtp' }), tls: cert, clock });
@@ -130,10 +152,16 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
       smtp.updateCertificate(e.cert);
       metrics.certReloads.inc({ result: 'success' });
       metrics.certNotAfter.set({ certificate: 'smtp' }, e.cert.notAfter.getTime() / 1000);
-      tlsLog.info({ subject: e.cert.subject, notAfter: e.cert.notAfter.toISOString(), fingerprint: e.cert.fingerprint256 }, 'certificate reloaded');
+      tlsLog.info(
+        { subject: e.cert.subject, notAfter: e.cert.notAfter.toISOString(), fingerprint: e.cert.fingerprint256 },
+        'certificate reloaded',
+      );
     } else {
       metrics.certReloads.inc({ result: 'failure' });
-      tlsLog.error({ reason: e.error.message, kept: e.kept.fingerprint256 }, 'new certificate files refused; still serving the previous certificate');
+      tlsLog.error(
+        { reason: e.error.message, kept: e.kept.fingerprint256 },
+        'new certificate files refused; still serving the previous certificate',
+      );
     }
   });
   certificates.start();
@@ -151,7 +179,10 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
   const readiness: ReadinessCheck[] = [
     { name: 'smtp', check: () => (stopping ? 'shutting down' : smtp.listening ? true : 'not listening') },
     { name: 'database', check: () => (store.writable() ? true : 'database is not writable') },
-    { name: 'spool', check: async () => ((await spool.hasSpace()) ? true : `free space below ${config.smtp.minFreeBytes} bytes`) },
+    {
+      name: 'spool',
+      check: async () => ((await spool.hasSpace()) ? true : `free space below ${config.smtp.minFreeBytes} bytes`),
+    },
     { name: 'pipeline', check: () => (pipeline.pool.size > 0 ? true : 'no parser workers') },
   ];
   const http = await createHttpServer({
@@ -170,14 +201,26 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
       }),
   });
   registerAlertRoutes(http, monitor.alerts);
-  registerDashboard(http, { webDir: WEB_DIR, store, alerts: monitor.alerts, certificate: () => certificates?.certificate ?? null, config, readRaw: (row) => spool.readRaw(rawLocation(row)), decode: (id, raw) => pipeline.pool.decode(id, raw), clock });
+  registerDashboard(http, {
+    webDir: WEB_DIR,
+    store,
+    alerts: monitor.alerts,
+    certificate: () => certificates?.certificate ?? null,
+    config,
+    readRaw: (row) => spool.readRaw(rawLocation(row)),
+    decode: (id, raw) => pipeline.pool.decode(id, raw),
+    clock,
+  });
 
   const { port, tlsPort } = await smtp.listen();
   await http.listen({ host: config.http.host, port: config.http.port });
   const httpPort = (http.server.address() as { port: number }).port;
   dispatcher.start();
   monitor.start();
-  log.info({ smtpPort: port, smtpTlsPort: tlsPort, httpPort, dataDir: config.dataDir, domains: config.domains }, 'ota-inbound ready');
+  log.info(
+    { smtpPort: port, smtpTlsPort: tlsPort, httpPort, dataDir: config.dataDir, domains: config.domains },
+    'ota-inbound ready',
+  );
 
   const retentionLog = log.child({ component: 'retention' });
   let purging = false;
@@ -186,7 +229,9 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
     purging = true;
     purge(store, spool, config.retention, { now: clock() })
       .then((report) => retentionLog.info(report, 'retention purge done'))
-      .catch((err: Error) => retentionLog.error({ err: { message: err.message } }, 'retention purge failed; will try again next interval'))
+      .catch((err: Error) =>
+        retentionLog.error({ err: { message: err.message } }, 'retention purge failed; will try again next interval'),
+      )
       .finally(() => (purging = false));
   }, config.retention.purgeIntervalMinutes * 60_000);
   purgeTimer.unref();

@@ -11,19 +11,28 @@ export const ERROR_CODES = {
   SPOOL_MISSING: { transient: false, text: 'the raw message is no longer in the spool' },
   PARSE_TIMEOUT: { transient: true, text: 'parsing took longer than the parse timeout' },
   PARSE_WORKER_CRASHED: { transient: true, text: 'the parser worker died while parsing' },
-  PROCESS_CRASHED: { transient: true, text: 'the server process died while this message was being processed; it is retried alone' },
+  PROCESS_CRASHED: {
+    transient: true,
+    text: 'the server process died while this message was being processed; it is retried alone',
+  },
   PARSE_RESOURCE_LIMIT: { transient: false, text: 'the parser worker ran out of memory on this message' },
   PARSE_FAILED: { transient: false, text: 'the message could not be parsed' },
   STORE_BUSY: { transient: true, text: 'the database was busy or locked' },
   STORE_IO: { transient: true, text: 'the database could not be written' },
   WEBHOOK_TIMEOUT: { transient: true, text: 'the webhook endpoint did not answer within webhook.timeoutMs' },
-  WEBHOOK_CONNECT: { transient: true, text: 'the webhook endpoint could not be reached (connection refused, reset, DNS, TLS)' },
+  WEBHOOK_CONNECT: {
+    transient: true,
+    text: 'the webhook endpoint could not be reached (connection refused, reset, DNS, TLS)',
+  },
   WEBHOOK_STATUS_RETRY: { transient: true, text: 'the webhook endpoint answered 408, 429 or 5xx' },
   WEBHOOK_REJECTED: { transient: false, text: 'the webhook endpoint answered a 4xx other than 408/429' },
   WEBHOOK_REDIRECT: { transient: false, text: 'the webhook endpoint answered a redirect (redirects are not followed)' },
-  WEBHOOK_STATUS_OTHER: { transient: false, text: 'the webhook endpoint answered a status that is neither success nor retryable' },
+  WEBHOOK_STATUS_OTHER: {
+    transient: false,
+    text: 'the webhook endpoint answered a status that is neither success nor retryable',
+  },
   WEBHOOK_EXPIRED: { transient: false, text: 'retries stopped after webhook.maxAgeHours' },
-  WEBHOOK_ENDPOINT_REMOVED: { transient: false, text: 'the delivery\'s endpoint is no longer configured' },
+  WEBHOOK_ENDPOINT_REMOVED: { transient: false, text: "the delivery's endpoint is no longer configured" },
   INTERNAL: { transient: true, text: 'unexpected internal error' },
 } as const;
 
@@ -50,7 +59,13 @@ export function errorCode(err: unknown): ErrorCode {
   if (err instanceof CodedError) return err.code;
   const code = (err as { code?: unknown })?.code;
   if (typeof code === 'string') {
-    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || code.startsWith('SQLITE_BUSY_') || code.startsWith('SQLITE_LOCKED_')) return 'STORE_BUSY';
+    if (
+      code === 'SQLITE_BUSY' ||
+      code === 'SQLITE_LOCKED' ||
+      code.startsWith('SQLITE_BUSY_') ||
+      code.startsWith('SQLITE_LOCKED_')
+    )
+      return 'STORE_BUSY';
     if (code.startsWith('SQLITE_')) return 'STORE_IO';
     if (code === 'ENOSPC' || code === 'EDQUOT') return 'SPOOL_NO_SPACE';
     if (code in ERROR_CODES) return code as ErrorCode;

@@ -18,6 +18,8 @@ function findRoot(start: string): string {
 export const PACKAGE_ROOT = findRoot(path.dirname(fileURLToPath(import.meta.url)));
 /** Site definitions shipped with the release (operators add theirs via `sitesDirs`). */
 export const SHIPPED_SITES_DIR = path.join(PACKAGE_ROOT, 'config', 'sites');
-export const PACKAGE_VERSION: string = (JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+export const PACKAGE_VERSION: string = (
+  JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }
+).version;
 /** The dashboard's static files (HTML, CSS, ES modules), served at `/` as they are: no build step. */
 export const WEB_DIR = path.join(PACKAGE_ROOT, 'web');

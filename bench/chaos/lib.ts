@@ -63,9 +63,17 @@ export interface ChaosScenario {
 }
 
 /** Runs `ota-inbound <args>` with an environment; resolves with its exit and output (killed after `timeoutMs`). */
-export function runCli(root: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string; timedOut: boolean }> {
+export function runCli(
+  root: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 60_000,
+): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string; timedOut: boolean }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(root, 'dist/src/cli/main.js'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(root, 'dist/src/cli/main.js'), ...args], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
@@ -97,7 +105,10 @@ export async function spoolFingerprint(dataDir: string): Promise<Record<string, 
  * True when every segment fingerprinted before still holds the same bytes
  * (a journal may have grown since: only the first `size` bytes are compared).
  */
-export async function spoolUnchanged(dataDir: string, before: Record<string, { size: number; sha: string }>): Promise<boolean> {
+export async function spoolUnchanged(
+  dataDir: string,
+  before: Record<string, { size: number; sha: string }>,
+): Promise<boolean> {
   for (const [name, { size, sha }] of Object.entries(before)) {
     let bytes: Buffer;
     try {
@@ -111,7 +122,10 @@ export async function spoolUnchanged(dataDir: string, before: Record<string, { s
 }
 
 /** Same segment files with the same bytes. */
-export function sameSpool(a: Record<string, { size: number; sha: string }>, b: Record<string, { size: number; sha: string }>): boolean {
+export function sameSpool(
+  a: Record<string, { size: number; sha: string }>,
+  b: Record<string, { size: number; sha: string }>,
+): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
@@ -166,7 +180,11 @@ export interface LorisOutcome {
  * silent (`trickle` false) or sends `text` one byte every `byteEveryMs`,
  * until the server closes it or `durationMs` passes.
  */
-export async function slowLoris(port: number, localAddress: string, o: { trickle: boolean; text: string; byteEveryMs: number; durationMs: number }): Promise<LorisOutcome> {
+export async function slowLoris(
+  port: number,
+  localAddress: string,
+  o: { trickle: boolean; text: string; byteEveryMs: number; durationMs: number },
+): Promise<LorisOutcome> {
   const t0 = Date.now();
   const socket = net.connect({ port, host: '127.0.0.1', localAddress });
   socket.on('error', () => undefined);
@@ -220,8 +238,15 @@ export interface RawServe {
   stop(capMs?: number): Promise<{ exit: string; ms: number }>;
 }
 
-export function spawnServe(root: string, env: NodeJS.ProcessEnv, ports: { httpPort: number; smtpPort: number }): RawServe {
-  const child = spawn(process.execPath, [path.join(root, 'dist/src/cli/main.js'), 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnServe(
+  root: string,
+  env: NodeJS.ProcessEnv,
+  ports: { httpPort: number; smtpPort: number },
+): RawServe {
+  const child = spawn(process.execPath, [path.join(root, 'dist/src/cli/main.js'), 'serve'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let exit: string | null = null;
   child.stdout.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-16_384)));

@@ -42,18 +42,40 @@ function base64Lines(bytes: Buffer): string {
 export function bigMail(benchRaw: Buffer, targetBytes: number, attachments = 4): Buffer {
   const { header, body } = splitMessage(toCrlf(benchRaw));
   const kept = fields(header).filter((f) => !/^(content-type|mime-version|content-transfer-encoding):/i.test(f));
-  const ctype = fields(header).find((f) => /^content-type:/i.test(f)) ?? 'Content-Type: text/plain; charset=ISO-2022-JP';
+  const ctype =
+    fields(header).find((f) => /^content-type:/i.test(f)) ?? 'Content-Type: text/plain; charset=ISO-2022-JP';
   const boundary = `big-mixed-${randomBytes(6).toString('hex')}`;
-  const head = Buffer.from([...kept, 'MIME-Version: 1.0', `Content-Type: multipart/mixed; boundary="${boundary}"`, '', `--${boundary}`, ctype, '', ''].join(CRLF), 'latin1');
+  const head = Buffer.from(
+    [
+      ...kept,
+      'MIME-Version: 1.0',
+      `Content-Type: multipart/mixed; boundary="${boundary}"`,
+      '',
+      `--${boundary}`,
+      ctype,
+      '',
+      '',
+    ].join(CRLF),
+    'latin1',
+  );
   const partHeader = (n: number): string =>
-    [``, `--${boundary}`, `Content-Type: application/pdf; name="floor-plan-${n}.pdf"`, 'Content-Transfer-Encoding: base64', `Content-Disposition: attachment; filename="floor-plan-${n}.pdf"`, '', ''].join(CRLF);
+    [
+      ``,
+      `--${boundary}`,
+      `Content-Type: application/pdf; name="floor-plan-${n}.pdf"`,
+      'Content-Transfer-Encoding: base64',
+      `Content-Disposition: attachment; filename="floor-plan-${n}.pdf"`,
+      '',
+      '',
+    ].join(CRLF);
   const closing = `${CRLF}--${boundary}--${CRLF}`;
   const overhead = head.length + body.length + attachments * Buffer.byteLength(partHeader(0)) + closing.length + 64;
   // base64 is 4/3 of the raw size plus a CRLF per 76 characters.
   const encodedEach = Math.max(0, Math.floor((targetBytes - overhead) / attachments));
-  const rawEach = Math.floor((encodedEach * BASE64_LINE) / (BASE64_LINE + 2) * 3 / 4);
+  const rawEach = Math.floor((((encodedEach * BASE64_LINE) / (BASE64_LINE + 2)) * 3) / 4);
   const parts: Buffer[] = [head, body];
-  for (let n = 1; n <= attachments; n++) parts.push(Buffer.from(partHeader(n), 'latin1'), Buffer.from(base64Lines(randomBytes(rawEach)), 'latin1'));
+  for (let n = 1; n <= attachments; n++)
+    parts.push(Buffer.from(partHeader(n), 'latin1'), Buffer.from(base64Lines(randomBytes(rawEach)), 'latin1'));
   parts.push(Buffer.from(closing, 'latin1'));
   return Buffer.concat(parts);
 }
@@ -66,7 +88,17 @@ export function bigMail(benchRaw: Buffer, targetBytes: number, attachments = 4):
 export function bigTextMail(benchRaw: Buffer, targetBytes: number): Buffer {
   const { header } = splitMessage(toCrlf(benchRaw));
   const kept = fields(header).filter((f) => !/^(content-type|mime-version|content-transfer-encoding):/i.test(f));
-  const head = Buffer.from([...kept, 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=UTF-8', 'Content-Transfer-Encoding: 8bit', '', ''].join(CRLF), 'latin1');
+  const head = Buffer.from(
+    [
+      ...kept,
+      'MIME-Version: 1.0',
+      'Content-Type: text/plain; charset=UTF-8',
+      'Content-Transfer-Encoding: 8bit',
+      '',
+      '',
+    ].join(CRLF),
+    'latin1',
+  );
   const line = Buffer.from(`${'■予約番号：GN-2026-1220-0047153 '.repeat(2)}${CRLF}`, 'utf8');
   const lines = Math.max(1, Math.floor((targetBytes - head.length) / line.length));
   return Buffer.concat([head, ...Array.from({ length: lines }, () => line)]);
@@ -113,7 +145,12 @@ export function hugeHeaderMail(bytes: number): Buffer {
 
 /** A text/html body of about `bytes` on one single line (8bit, no line breaks). */
 export function singleLineHtmlMail(bytes: number): Buffer {
-  const head = hostileHeader('single-line html', ['Content-Type: text/html; charset=UTF-8', 'Content-Transfer-Encoding: 8bit', '', '']).join(CRLF);
+  const head = hostileHeader('single-line html', [
+    'Content-Type: text/html; charset=UTF-8',
+    'Content-Transfer-Encoding: 8bit',
+    '',
+    '',
+  ]).join(CRLF);
   const cell = '<tr><td>予約番号：</td><td><b>GN-0000</b></td></tr>';
   const open = '<html><body><table>';
   const close = '</table></body></html>';

@@ -11,7 +11,12 @@ import { messageVariants } from './smtp-load.ts';
 const APPEND_BATCH = 500;
 
 /** Appends `count` distinct variants of `raw` (own Message-ID and booking number each); returns their spool ids. */
-export async function prefillSpool(dataDir: string, raw: Buffer, count: number, opts: { store?: string; rcpt?: string } = {}): Promise<string[]> {
+export async function prefillSpool(
+  dataDir: string,
+  raw: Buffer,
+  count: number,
+  opts: { store?: string; rcpt?: string } = {},
+): Promise<string[]> {
   const journal = new Journal({ dir: path.join(dataDir, 'spool') });
   await journal.open();
   const variant = messageVariants(raw);

@@ -116,7 +116,14 @@ export interface StartOptions {
  * and certificate directory, the bench mail's site, and `OTA_INBOUND_*`
  * overrides. Chaos scenarios use it to run other subcommands the same way.
  */
-export function serverEnv(opts: { root: string; dataDir: string; certsDir: string; smtpPort: number; httpPort: number; env?: Record<string, string> }): NodeJS.ProcessEnv {
+export function serverEnv(opts: {
+  root: string;
+  dataDir: string;
+  certsDir: string;
+  smtpPort: number;
+  httpPort: number;
+  env?: Record<string, string>;
+}): NodeJS.ProcessEnv {
   return {
     ...process.env,
     OTA_INBOUND_DATA_DIR: opts.dataDir,
@@ -302,7 +309,9 @@ function messageTimings(dbFile: string, ids: readonly string[]): MessageTiming[]
     for (let i = 0; i < ids.length; i += ID_CHUNK) {
       const chunk = ids.slice(i, i + ID_CHUNK);
       const rows = db
-        .prepare(`SELECT id, state, error_code AS errorCode, error, received_at AS receivedAt, processed_at AS processedAt, attempts FROM messages WHERE id IN (${chunk.map(() => '?').join(',')})`)
+        .prepare(
+          `SELECT id, state, error_code AS errorCode, error, received_at AS receivedAt, processed_at AS processedAt, attempts FROM messages WHERE id IN (${chunk.map(() => '?').join(',')})`,
+        )
         .all(...chunk) as MessageTiming[];
       out.push(...rows);
     }
@@ -319,7 +328,10 @@ function checkPersisted(dbFile: string, ids: readonly (string | null)[]): Persis
   const db = new Database(dbFile, { readonly: true, fileMustExist: true, timeout: DB_BUSY_TIMEOUT_MS });
   try {
     const stateOf = new Map<string, string>();
-    for (const row of db.prepare('SELECT id, state FROM messages').iterate() as Iterable<{ id: string; state: string }>) {
+    for (const row of db.prepare('SELECT id, state FROM messages').iterate() as Iterable<{
+      id: string;
+      state: string;
+    }>) {
       stateOf.set(row.id, row.state);
     }
     const states: Record<string, number> = {};

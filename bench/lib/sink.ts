@@ -90,7 +90,9 @@ export interface SinkProcess {
 
 /** Fork this module as a sink process and wait until it reports its port. */
 export async function spawnSink(): Promise<SinkProcess> {
-  const child: ChildProcess = fork(fileURLToPath(import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), [], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const timer = setTimeout(() => child.kill('SIGKILL'), SPAWN_READY_TIMEOUT_MS);
   try {
     const [msg] = (await Promise.race([

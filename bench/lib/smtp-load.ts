@@ -154,10 +154,14 @@ export function toCrlf(raw: Buffer): Buffer {
  * its own Message-ID and booking number (as the load generator sends them).
  * Used to pre-fill a spool with a backlog of distinct reservations.
  */
-export function messageVariants(raw: Buffer, tag = `${Date.now().toString(36)}.${randomBytes(RUN_TAG_BYTES).toString('hex')}`): (i: number) => Buffer {
+export function messageVariants(
+  raw: Buffer,
+  tag = `${Date.now().toString(36)}.${randomBytes(RUN_TAG_BYTES).toString('hex')}`,
+): (i: number) => Buffer {
   const t = messageIdTemplate(toCrlf(raw));
   const base = randomBytes(4).readUInt32LE(0) % 9_000_000;
-  return (i) => Buffer.concat(fillTemplate(t, tag, base, i).map((c) => (typeof c === 'string' ? Buffer.from(c, 'latin1') : c)));
+  return (i) =>
+    Buffer.concat(fillTemplate(t, tag, base, i).map((c) => (typeof c === 'string' ? Buffer.from(c, 'latin1') : c)));
 }
 
 function fillTemplate(t: BodyTemplate, tag: string, bookingBase: number, i: number): (string | Buffer)[] {
@@ -224,7 +228,10 @@ interface Reply {
 
 /** Thrown for client-side failures; `kind` is the label it is counted under. */
 class SessionError extends Error {
-  constructor(readonly kind: string, message: string) {
+  constructor(
+    readonly kind: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -248,7 +255,9 @@ class Connection {
     socket.setEncoding('latin1');
     socket.on('data', (chunk: string) => this.onData(chunk));
     socket.on('timeout', () => this.fail(new SessionError('timeout', 'no reply in time')));
-    socket.on('error', (err: NodeJS.ErrnoException) => this.fail(new SessionError(err.code ?? 'socket-error', err.message)));
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      this.fail(new SessionError(err.code ?? 'socket-error', err.message)),
+    );
     socket.on('close', () => this.fail(new SessionError('closed', 'connection closed by server')));
   }
 
@@ -365,7 +374,11 @@ class LoadState {
   /** Random start for booking numbers, so warm-up and measured messages differ too. */
   readonly bookingBase = randomBytes(4).readUInt32LE(0) % 9_000_000;
 
-  constructor(readonly opts: LoadOptions, public startAt: number, public deadline: number) {
+  constructor(
+    readonly opts: LoadOptions,
+    public startAt: number,
+    public deadline: number,
+  ) {
     this.latencies = new Float64Array(opts.messages);
     this.template = opts.uniqueMessageIds === false ? null : messageIdTemplate(opts.body);
   }
@@ -412,7 +425,10 @@ function errorKind(err: unknown): string {
 }
 
 /** Open a connection, read the greeting and say EHLO. Returns the session or the failing attempt. */
-async function openSession(state: LoadState, localAddress: string | undefined): Promise<{ conn: Connection; pipelining: boolean } | { fail: Attempt }> {
+async function openSession(
+  state: LoadState,
+  localAddress: string | undefined,
+): Promise<{ conn: Connection; pipelining: boolean } | { fail: Attempt }> {
   const { opts } = state;
   let conn: Connection;
   try {
@@ -445,11 +461,23 @@ const DEFAULT_HELO = 'bench.client.example';
 const RUN_TAG_BYTES = 4;
 
 /** One mail transaction on an open session: MAIL, RCPT…, DATA, body. */
-async function sendOne(state: LoadState, conn: Connection, pipelining: boolean, index: number, scheduled: number): Promise<Attempt> {
+async function sendOne(
+  state: LoadState,
+  conn: Connection,
+  pipelining: boolean,
+  index: number,
+  scheduled: number,
+): Promise<Attempt> {
   const { opts } = state;
   const envelope = [`MAIL FROM:<${opts.mailFrom}>\r\n`, ...opts.rcptTo.map((r) => `RCPT TO:<${r}>\r\n`)];
   const steps = envelope.length + 1; // + DATA
-  const fail = (code: number): Attempt => ({ code, latencyMs: 0, queueId: null, errorKind: null, connectionLost: code === 421 });
+  const fail = (code: number): Attempt => ({
+    code,
+    latencyMs: 0,
+    queueId: null,
+    errorKind: null,
+    connectionLost: code === 421,
+  });
   try {
     if (pipelining) {
       conn.write(envelope.join('') + 'DATA\r\n');
@@ -502,7 +530,11 @@ function localAddressOf(opts: LoadOptions, sessionIndex: number): string | undef
   return locals && locals.length > 0 ? locals[sessionIndex % locals.length] : undefined;
 }
 
-async function sessionLoop(state: LoadState, sessionIndex: number, preopened: { conn: Connection; pipelining: boolean } | null): Promise<void> {
+async function sessionLoop(
+  state: LoadState,
+  sessionIndex: number,
+  preopened: { conn: Connection; pipelining: boolean } | null,
+): Promise<void> {
   const { opts } = state;
   const localAddress = localAddressOf(opts, sessionIndex);
   let session: { conn: Connection; pipelining: boolean } | null = preopened;
@@ -592,7 +624,9 @@ export async function runSmtpLoad(opts: LoadOptions): Promise<LoadReport> {
   // that fails to open here is retried (and counted) by its loop.
   let pre: ({ conn: Connection; pipelining: boolean } | null)[] = [];
   if (opts.ratePerSec && opts.reuse) {
-    pre = (await Promise.all(Array.from({ length: sessions }, (_, s) => openSession(state, localAddressOf(opts, s))))).map((o) => ('fail' in o ? null : o));
+    pre = (
+      await Promise.all(Array.from({ length: sessions }, (_, s) => openSession(state, localAddressOf(opts, s))))
+    ).map((o) => ('fail' in o ? null : o));
     startAt = performance.now();
     state.startAt = startAt;
     state.deadline = startAt + opts.maxDurationMs;

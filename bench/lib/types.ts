@@ -61,16 +61,37 @@ export function median(values: readonly number[]): number | null {
 }
 
 export function atLeast(name: string, value: number | null, min: number, unit = '', digits = 2): TargetResult {
-  return { name, value, unit, digits, target: `≥ ${min}${unit ? ' ' + unit : ''}`, verdict: value === null ? 'n/a' : value >= min ? 'pass' : 'fail' };
+  return {
+    name,
+    value,
+    unit,
+    digits,
+    target: `≥ ${min}${unit ? ' ' + unit : ''}`,
+    verdict: value === null ? 'n/a' : value >= min ? 'pass' : 'fail',
+  };
 }
 
 export function atMost(name: string, value: number | null, max: number, unit = '', digits = 1): TargetResult {
-  return { name, value, unit, digits, target: `≤ ${max}${unit ? ' ' + unit : ''}`, verdict: value === null ? 'n/a' : value <= max ? 'pass' : 'fail' };
+  return {
+    name,
+    value,
+    unit,
+    digits,
+    target: `≤ ${max}${unit ? ' ' + unit : ''}`,
+    verdict: value === null ? 'n/a' : value <= max ? 'pass' : 'fail',
+  };
 }
 
 /** A yes/no check as a target row (1 = yes). */
 export function holds(name: string, ok: boolean | null, what = 'yes'): TargetResult {
-  return { name, value: ok === null ? null : ok ? 1 : 0, unit: '', digits: 0, target: what, verdict: ok === null ? 'n/a' : ok ? 'pass' : 'fail' };
+  return {
+    name,
+    value: ok === null ? null : ok ? 1 : 0,
+    unit: '',
+    digits: 0,
+    target: what,
+    verdict: ok === null ? 'n/a' : ok ? 'pass' : 'fail',
+  };
 }
 
 /** Nearest-rank percentile of an unsorted list; null when empty. */

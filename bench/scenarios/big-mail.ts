@@ -8,7 +8,15 @@
 import { bigMail as buildBigMail } from '../lib/mails.ts';
 import { startOtaInbound } from '../lib/server.ts';
 import { prepareBody, runSmtpLoad } from '../lib/smtp-load.ts';
-import { BENCH_MAIL_FROM, BENCH_RCPT_TO, atMost, holds, note, type Scenario, type ScenarioResult } from '../lib/types.ts';
+import {
+  BENCH_MAIL_FROM,
+  BENCH_RCPT_TO,
+  atMost,
+  holds,
+  note,
+  type Scenario,
+  type ScenarioResult,
+} from '../lib/types.ts';
 import { SETTLED_STATES, non250, rssSampler, smallLoad, waitSettled } from './common.ts';
 
 const BIG_BYTES = 25_000_000; // "25 MB", just under the 25 MiB default limit
@@ -55,8 +63,25 @@ export const bigMail: Scenario = {
       const sampler = rssSampler(() => ota.sample());
       let bigDone = false;
       const t0 = Date.now();
-      const during = smallLoad(ctx, ota.smtpPort, { connections: SESSIONS, ratePerSec: SMALL_RATE, seconds: SETTLE_CAP_MS / 1000, stopWhen: () => bigDone && Date.now() - t0 > seconds * 1000 });
-      const bigReport = await runSmtpLoad({ host: '127.0.0.1', port: ota.smtpPort, connections: 1, messages: 1, maxDurationMs: SETTLE_CAP_MS, reuse: true, body: big, mailFrom: BENCH_MAIL_FROM, rcptTo: BENCH_RCPT_TO, localAddresses: ['127.0.0.10'], replyTimeoutMs: SETTLE_CAP_MS });
+      const during = smallLoad(ctx, ota.smtpPort, {
+        connections: SESSIONS,
+        ratePerSec: SMALL_RATE,
+        seconds: SETTLE_CAP_MS / 1000,
+        stopWhen: () => bigDone && Date.now() - t0 > seconds * 1000,
+      });
+      const bigReport = await runSmtpLoad({
+        host: '127.0.0.1',
+        port: ota.smtpPort,
+        connections: 1,
+        messages: 1,
+        maxDurationMs: SETTLE_CAP_MS,
+        reuse: true,
+        body: big,
+        mailFrom: BENCH_MAIL_FROM,
+        rcptTo: BENCH_RCPT_TO,
+        localAddresses: ['127.0.0.10'],
+        replyTimeoutMs: SETTLE_CAP_MS,
+      });
       const bigId = bigReport.queueIds[0] ?? null;
       let bigState: string | null = null;
       let bigPersistedMs: number | null = null;
@@ -73,7 +98,10 @@ export const bigMail: Scenario = {
       const duringReport = await during;
       const rssMax = await sampler.stop();
       await ota.waitForDrain(30_000);
-      for (const [what, r] of [['before', before], ['during', duringReport]] as const) {
+      for (const [what, r] of [
+        ['before', before],
+        ['during', duringReport],
+      ] as const) {
         const bad = non250(r);
         if (bad) problems.push(`small mails ${what}: ${bad}`);
       }
@@ -94,19 +122,29 @@ export const bigMail: Scenario = {
         rssGrowthMiB: growth / 2 ** 20,
         rssGrowthFactor: growth / (big.length - 3),
       };
-      note(`big-mail: state ${String(bigState)} after ${String(bigPersistedMs)} ms; small p99 ${before.latencyMs.p99.toFixed(1)} → ${duringReport.latencyMs.p99.toFixed(1)} ms; RSS +${summary.rssGrowthMiB.toFixed(0)} MiB`);
+      note(
+        `big-mail: state ${String(bigState)} after ${String(bigPersistedMs)} ms; small p99 ${before.latencyMs.p99.toFixed(1)} → ${duringReport.latencyMs.p99.toFixed(1)} ms; RSS +${summary.rssGrowthMiB.toFixed(0)} MiB`,
+      );
       const { queueIds: _a, ...bigLoad } = bigReport;
       const { queueIds: _b, ...beforeLoad } = before;
       const { queueIds: _c, ...duringLoad } = duringReport;
       return {
         name: this.name,
         description: this.description,
-        params: { bigBytes: summary.bigBytes, sessions: SESSIONS, smallRatePerSec: SMALL_RATE, baselineSeconds: seconds },
+        params: {
+          bigBytes: summary.bigBytes,
+          sessions: SESSIONS,
+          smallRatePerSec: SMALL_RATE,
+          baselineSeconds: seconds,
+        },
         summary,
         targets: [
           atMost('small mails 250 p99 during the big mail', summary.smallDuringP99Ms, MAX_SMALL_P99_MS, 'ms'),
           atMost('RSS growth / message size', summary.rssGrowthFactor, MAX_RSS_GROWTH_FACTOR, '×', 2),
-          holds(`big mail ends processed, not dead (state: ${String(bigState)})`, bigState === null ? false : SETTLED_STATES.has(bigState) && bigState !== 'dead'),
+          holds(
+            `big mail ends processed, not dead (state: ${String(bigState)})`,
+            bigState === null ? false : SETTLED_STATES.has(bigState) && bigState !== 'dead',
+          ),
         ],
         measurements: [{ bigState, big: bigLoad, before: beforeLoad, during: duringLoad }],
         problems,

@@ -8,7 +8,11 @@ import { BENCH_MAIL_FROM, BENCH_RCPT_TO, LOOPBACK_SOURCES, type Context } from '
 export const SETTLED_STATES = new Set(['processed', 'duplicate', 'ignored', 'review', 'quarantined', 'dead']);
 
 /** An open-loop load of small bench mails, until `stopWhen` (checked before each message) or the cap. */
-export function smallLoad(ctx: Context, port: number, o: { connections: number; ratePerSec: number; seconds: number; stopWhen?: () => boolean }): Promise<LoadReport> {
+export function smallLoad(
+  ctx: Context,
+  port: number,
+  o: { connections: number; ratePerSec: number; seconds: number; stopWhen?: () => boolean },
+): Promise<LoadReport> {
   return runSmtpLoad({
     host: '127.0.0.1',
     port,
@@ -26,7 +30,12 @@ export function smallLoad(ctx: Context, port: number, o: { connections: number; 
 }
 
 /** Polls the database until every id is settled (or the cap); returns the last rows read. */
-export async function waitSettled(ota: OtaInbound, ids: readonly string[], capMs: number, everyMs = 100): Promise<{ rows: MessageTiming[]; settled: boolean }> {
+export async function waitSettled(
+  ota: OtaInbound,
+  ids: readonly string[],
+  capMs: number,
+  everyMs = 100,
+): Promise<{ rows: MessageTiming[]; settled: boolean }> {
   const deadline = Date.now() + capMs;
   let rows: MessageTiming[] = [];
   while (Date.now() < deadline) {

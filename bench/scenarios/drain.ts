@@ -16,7 +16,18 @@ import { parseCeiling } from '../lib/parse-ceiling.ts';
 import { prefillSpool } from '../lib/prefill.ts';
 import { startOtaInbound, type MessageTiming } from '../lib/server.ts';
 import { runSmtpLoad } from '../lib/smtp-load.ts';
-import { BENCH_MAIL_FROM, BENCH_RCPT_TO, LOOPBACK_SOURCES, atLeast, atMost, note, percentileOf, type Context, type Scenario, type ScenarioResult } from '../lib/types.ts';
+import {
+  BENCH_MAIL_FROM,
+  BENCH_RCPT_TO,
+  LOOPBACK_SOURCES,
+  atLeast,
+  atMost,
+  note,
+  percentileOf,
+  type Context,
+  type Scenario,
+  type ScenarioResult,
+} from '../lib/types.ts';
 
 const MIN_DRAIN_RATE = 1_500; // msgs/s, issues 3 and 4
 const LIVE_RATE = 50; // msgs/s, issue 4
@@ -43,7 +54,10 @@ export const PIPELINE_LABELS: Record<string, [string, number]> = {
   ratioToCeiling: ['ratio processing rate / ceiling', 2],
   backlogProcessed: ['backlog messages extracted (state processed or review)', 0],
   backlogNotSettled: ['backlog messages not settled (pending/failed/dead/missing)', 0],
-  histogramP99Ms: ['accept→persisted p99 ms, all messages incl. the pre-filled backlog (metrics histogram bucket bound; n/a above 60 s)', 0],
+  histogramP99Ms: [
+    'accept→persisted p99 ms, all messages incl. the pre-filled backlog (metrics histogram bucket bound; n/a above 60 s)',
+    0,
+  ],
   liveAccepted: ['live messages accepted (250)', 0],
   liveOfferedPerSec: ['live offered load msgs/s', 0],
   live250P50Ms: ['live 250 p50 ms', 1],
@@ -85,7 +99,12 @@ async function drain(ctx: Context, count: number, live: boolean): Promise<DrainO
     const ids = await prefillSpool(dataDir, ctx.raw, count);
     const prefillMs = performance.now() - t0;
     note(`pre-filled ${count} records in ${prefillMs.toFixed(0)} ms`);
-    const ota = await startOtaInbound({ root: ctx.root, dataDir, certsDir: path.join(tmp, 'certs'), readyTimeoutMs: READY_TIMEOUT_MS });
+    const ota = await startOtaInbound({
+      root: ctx.root,
+      dataDir,
+      certsDir: path.join(tmp, 'certs'),
+      readyTimeoutMs: READY_TIMEOUT_MS,
+    });
     try {
       let drained = false;
       const capMs = Math.max(60_000, (count / 200) * 1000); // far beyond a healthy drain
@@ -108,7 +127,8 @@ async function drain(ctx: Context, count: number, live: boolean): Promise<DrainO
       const d = await ota.waitForDrain(capMs, DRAIN_POLL_MS);
       drained = true;
       const report = liveLoad ? await liveLoad : null;
-      if (d.drainedMs === null) problems.push(`backlog did not drain within ${capMs} ms (pending=${String(d.lastPending)})`);
+      if (d.drainedMs === null)
+        problems.push(`backlog did not drain within ${capMs} ms (pending=${String(d.lastPending)})`);
       // Live messages accepted in the last poll interval may still be in flight.
       if (report) await ota.waitForDrain(30_000, DRAIN_POLL_MS);
       const proc = await ota.sample();
@@ -129,7 +149,8 @@ async function drain(ctx: Context, count: number, live: boolean): Promise<DrainO
       // in `review` (reason unauthenticated:gochiso), not `processed`: both mean
       // the reservation was extracted and persisted.
       const extracted = (states.processed ?? 0) + (states.review ?? 0);
-      if (extracted !== count) problems.push(`backlog states: ${JSON.stringify(states)} (expected all ${count} processed or review)`);
+      if (extracted !== count)
+        problems.push(`backlog states: ${JSON.stringify(states)} (expected all ${count} processed or review)`);
       const drainMs = Number.isFinite(last) ? last - ota.spawnedAt : null;
       const processingMs = Number.isFinite(first) ? last - first : null;
       const processingRate = processingMs ? (count * 1000) / processingMs : null;
@@ -138,7 +159,8 @@ async function drain(ctx: Context, count: number, live: boolean): Promise<DrainO
       if (report) {
         liveRows = ota.rows(liveIds);
         const non250 = Object.entries(report.codes).filter(([c]) => c !== '250');
-        if (non250.length) problems.push(`live load: replies other than 250: ${non250.map(([c, n]) => `${c}×${n}`).join(', ')}`);
+        if (non250.length)
+          problems.push(`live load: replies other than 250: ${non250.map(([c, n]) => `${c}×${n}`).join(', ')}`);
       }
       const livePersisted = liveRows.filter((r) => r.processedAt !== null).map((r) => r.processedAt! - r.receivedAt);
       const liveMissing = liveIds.length - livePersisted.length;
@@ -181,7 +203,11 @@ async function drain(ctx: Context, count: number, live: boolean): Promise<DrainO
       const stop = await ota.stop();
       if (stop.exit !== 'code 0') problems.push(`SIGTERM ended the server with ${stop.exit}`);
       const { queueIds: _ids, ...load } = report ?? { queueIds: [] };
-      return { summary, problems, measurement: { states, load: report ? load : null, drainPolled: d, serverExit: stop.exit } };
+      return {
+        summary,
+        problems,
+        measurement: { states, load: report ? load : null, drainPolled: d, serverExit: stop.exit },
+      };
     } finally {
       await ota.stop();
     }
@@ -192,18 +218,27 @@ async function drain(ctx: Context, count: number, live: boolean): Promise<DrainO
 
 export const parsePersist: Scenario = {
   name: 'parse-persist',
-  description: 'parse + extract + persist throughput: a pre-filled spool of distinct 5.7 KB bench mails drained by a freshly started server',
+  description:
+    'parse + extract + persist throughput: a pre-filled spool of distinct 5.7 KB bench mails drained by a freshly started server',
   async run(ctx): Promise<ScenarioResult> {
     const count = ctx.messages ?? (ctx.quick ? 5_000 : 20_000);
     const o = await drain(ctx, count, false);
-    note(`parse-persist: ${o.summary.processingMsgsPerSec?.toFixed(0)} msgs/s processing, ${o.summary.backlogDrainMsgsPerSec?.toFixed(0)} msgs/s from start`);
+    note(
+      `parse-persist: ${o.summary.processingMsgsPerSec?.toFixed(0)} msgs/s processing, ${o.summary.backlogDrainMsgsPerSec?.toFixed(0)} msgs/s from start`,
+    );
     return {
       name: this.name,
       description: this.description,
       params: { messages: count, workers: WORKERS },
       summary: o.summary,
       targets: [
-        atLeast('processing rate (first → last persisted)', o.summary.processingMsgsPerSec ?? null, MIN_DRAIN_RATE, 'msgs/s', 0),
+        atLeast(
+          'processing rate (first → last persisted)',
+          o.summary.processingMsgsPerSec ?? null,
+          MIN_DRAIN_RATE,
+          'msgs/s',
+          0,
+        ),
         atMost('backlog messages not settled', o.summary.backlogNotSettled ?? null, 0, '', 0),
       ],
       measurements: [o.measurement],
@@ -218,15 +253,29 @@ export const backlogDrain: Scenario = {
   async run(ctx): Promise<ScenarioResult> {
     const count = ctx.messages ?? (ctx.quick ? 10_000 : 100_000);
     const o = await drain(ctx, count, true);
-    note(`backlog-drain: ${count} in ${o.summary.backlogDrainMs?.toFixed(0)} ms; live 250 p99 ${o.summary.live250P99Ms?.toFixed(1)} ms, persisted p99 ${o.summary.livePersistedP99Ms?.toFixed(0)} ms`);
+    note(
+      `backlog-drain: ${count} in ${o.summary.backlogDrainMs?.toFixed(0)} ms; live 250 p99 ${o.summary.live250P99Ms?.toFixed(1)} ms, persisted p99 ${o.summary.livePersistedP99Ms?.toFixed(0)} ms`,
+    );
     return {
       name: this.name,
       description: this.description,
       params: { messages: count, liveRatePerSec: LIVE_RATE, liveConnections: LIVE_CONNECTIONS, workers: WORKERS },
       summary: o.summary,
       targets: [
-        atLeast('drain rate (start → all persisted)', o.summary.backlogDrainMsgsPerSec ?? null, MIN_DRAIN_RATE, 'msgs/s', 0),
-        atLeast('processing rate (first → last persisted)', o.summary.processingMsgsPerSec ?? null, MIN_DRAIN_RATE, 'msgs/s', 0),
+        atLeast(
+          'drain rate (start → all persisted)',
+          o.summary.backlogDrainMsgsPerSec ?? null,
+          MIN_DRAIN_RATE,
+          'msgs/s',
+          0,
+        ),
+        atLeast(
+          'processing rate (first → last persisted)',
+          o.summary.processingMsgsPerSec ?? null,
+          MIN_DRAIN_RATE,
+          'msgs/s',
+          0,
+        ),
         atMost('live 250 p99', o.summary.live250P99Ms ?? null, MAX_LIVE_250_P99_MS, 'ms'),
         atMost('live accept→persisted p99', o.summary.livePersistedP99Ms ?? null, MAX_LIVE_PERSISTED_P99_MS, 'ms', 0),
         atMost('backlog messages not settled', o.summary.backlogNotSettled ?? null, 0, '', 0),

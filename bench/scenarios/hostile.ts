@@ -53,7 +53,8 @@ interface HostileOutcome {
 
 export const hostile: Scenario = {
   name: 'hostile',
-  description: '2,000-deep nesting, a 1 MB header and a 10 MB single-line HTML mail, with small deliveries running (parse timeout 5 s, 1 attempt)',
+  description:
+    '2,000-deep nesting, a 1 MB header and a 10 MB single-line HTML mail, with small deliveries running (parse timeout 5 s, 1 attempt)',
   async run(ctx): Promise<ScenarioResult> {
     const problems: string[] = [];
     const mails = [
@@ -63,13 +64,21 @@ export const hostile: Scenario = {
     ];
     const ota = await startOtaInbound({
       root: ctx.root,
-      env: { OTA_INBOUND_PIPELINE_PARSE_TIMEOUT_MS: String(PARSE_TIMEOUT_MS), OTA_INBOUND_PIPELINE_MAX_ATTEMPTS: '1', OTA_INBOUND_SMTP_MAX_HEADER_BYTES: String(4 * 1024 * 1024) },
+      env: {
+        OTA_INBOUND_PIPELINE_PARSE_TIMEOUT_MS: String(PARSE_TIMEOUT_MS),
+        OTA_INBOUND_PIPELINE_MAX_ATTEMPTS: '1',
+        OTA_INBOUND_SMTP_MAX_HEADER_BYTES: String(4 * 1024 * 1024),
+      },
     });
     try {
       const seconds = ctx.quick ? 4 : 8;
       await smallLoad(ctx, ota.smtpPort, { connections: SMALL_SESSIONS, ratePerSec: SMALL_RATE, seconds: 2 });
       await ota.waitForDrain(30_000);
-      const before = await smallLoad(ctx, ota.smtpPort, { connections: SMALL_SESSIONS, ratePerSec: SMALL_RATE, seconds });
+      const before = await smallLoad(ctx, ota.smtpPort, {
+        connections: SMALL_SESSIONS,
+        ratePerSec: SMALL_RATE,
+        seconds,
+      });
       await ota.waitForDrain(30_000);
 
       let done = false;
@@ -89,40 +98,90 @@ export const hostile: Scenario = {
         }
       })();
       const t0 = Date.now();
-      const during = smallLoad(ctx, ota.smtpPort, { connections: SMALL_SESSIONS, ratePerSec: SMALL_RATE, seconds: 120, stopWhen: () => done && Date.now() - t0 > seconds * 1000 });
+      const during = smallLoad(ctx, ota.smtpPort, {
+        connections: SMALL_SESSIONS,
+        ratePerSec: SMALL_RATE,
+        seconds: 120,
+        stopWhen: () => done && Date.now() - t0 > seconds * 1000,
+      });
       const outcomes: HostileOutcome[] = await Promise.all(
         mails.map(async (m, i): Promise<HostileOutcome> => {
-          const r = await runSmtpLoad({ host: '127.0.0.1', port: ota.smtpPort, connections: 1, messages: 1, maxDurationMs: 60_000, reuse: true, body: prepareBody(m.raw), uniqueMessageIds: false, mailFrom: 'attacker@hostile.example', rcptTo: BENCH_RCPT_TO, localAddresses: [`127.0.0.${20 + i}`], replyTimeoutMs: 60_000 });
+          const r = await runSmtpLoad({
+            host: '127.0.0.1',
+            port: ota.smtpPort,
+            connections: 1,
+            messages: 1,
+            maxDurationMs: 60_000,
+            reuse: true,
+            body: prepareBody(m.raw),
+            uniqueMessageIds: false,
+            mailFrom: 'attacker@hostile.example',
+            rcptTo: BENCH_RCPT_TO,
+            localAddresses: [`127.0.0.${20 + i}`],
+            replyTimeoutMs: 60_000,
+          });
           const id = r.queueIds[0] ?? null;
-          const reply = Object.keys(r.codes).join(',') + (Object.keys(r.errors).length ? ` (${Object.keys(r.errors).join(',')})` : '');
-          if (!id) return { name: m.name, bytes: m.raw.length, reply, id, state: null, errorCode: null, error: null, settledMs: null };
+          const reply =
+            Object.keys(r.codes).join(',') +
+            (Object.keys(r.errors).length ? ` (${Object.keys(r.errors).join(',')})` : '');
+          if (!id)
+            return {
+              name: m.name,
+              bytes: m.raw.length,
+              reply,
+              id,
+              state: null,
+              errorCode: null,
+              error: null,
+              settledMs: null,
+            };
           const s = await waitSettled(ota, [id], PARSE_TIMEOUT_MS * 4);
           const row = s.rows[0];
-          return { name: m.name, bytes: m.raw.length, reply, id, state: row?.state ?? null, errorCode: row?.errorCode ?? null, error: row?.error ?? null, settledMs: s.settled && row?.processedAt != null ? row.processedAt - row.receivedAt : null };
+          return {
+            name: m.name,
+            bytes: m.raw.length,
+            reply,
+            id,
+            state: row?.state ?? null,
+            errorCode: row?.errorCode ?? null,
+            error: row?.error ?? null,
+            settledMs: s.settled && row?.processedAt != null ? row.processedAt - row.receivedAt : null,
+          };
         }),
       );
       done = true;
       const duringReport = await during;
       await scraper;
       // Workers still work: a few normal mails after the hostile ones.
-      const probe = await smallLoad(ctx, ota.smtpPort, { connections: 2, ratePerSec: 20, seconds: PROBE_MESSAGES / 20 });
+      const probe = await smallLoad(ctx, ota.smtpPort, {
+        connections: 2,
+        ratePerSec: 20,
+        seconds: PROBE_MESSAGES / 20,
+      });
       const probeIds = probe.queueIds.filter((x): x is string => x !== null);
       const probeSettled = await waitSettled(ota, probeIds, 30_000);
       // The bench mail has no DKIM signature: a correct extraction ends in `review`.
       const probeProcessed = probeSettled.rows.filter((r) => r.state === 'processed' || r.state === 'review').length;
       for (const o of outcomes) {
-        note(`hostile ${o.name} (${o.bytes} bytes): reply ${o.reply}, state ${String(o.state)} ${o.errorCode ?? ''} after ${String(o.settledMs)} ms${o.error ? ` — ${o.error.slice(0, 100)}` : ''}`);
+        note(
+          `hostile ${o.name} (${o.bytes} bytes): reply ${o.reply}, state ${String(o.state)} ${o.errorCode ?? ''} after ${String(o.settledMs)} ms${o.error ? ` — ${o.error.slice(0, 100)}` : ''}`,
+        );
         if (!o.id) problems.push(`${o.name}: not accepted (reply ${o.reply})`);
-        else if (o.settledMs === null) problems.push(`${o.name}: not settled within ${PARSE_TIMEOUT_MS * 4} ms (state ${String(o.state)})`);
+        else if (o.settledMs === null)
+          problems.push(`${o.name}: not settled within ${PARSE_TIMEOUT_MS * 4} ms (state ${String(o.state)})`);
       }
-      for (const [what, r] of [['before', before], ['during', duringReport], ['probe', probe]] as const) {
+      for (const [what, r] of [
+        ['before', before],
+        ['during', duringReport],
+        ['probe', probe],
+      ] as const) {
         const bad = non250(r);
         if (bad) problems.push(`small mails ${what}: ${bad}`);
       }
       const settledTimes = outcomes.map((o) => o.settledMs);
       const allSettled = settledTimes.every((t) => t !== null);
       const summary = {
-        hostileSettledMaxMs: allSettled ? Math.max(...(settledTimes)) : null,
+        hostileSettledMaxMs: allSettled ? Math.max(...settledTimes) : null,
         hostileDead: outcomes.filter((o) => o.state === 'dead' && o.errorCode).length,
         hostileHandled: outcomes.filter((o) => o.state !== null && o.state !== 'dead').length,
         hostileSmallBaselineP99Ms: before.latencyMs.p99,
@@ -133,18 +192,45 @@ export const hostile: Scenario = {
         metricsScrapeMaxMs: scrapeMax,
         probeProcessed,
       };
-      const table = ['| mail | bytes | SMTP reply | final state | reason | accept → state ms |', '| --- | ---: | --- | --- | --- | ---: |', ...outcomes.map((o) => `| ${o.name} | ${o.bytes} | ${o.reply} | ${o.state ?? '-'} | ${o.errorCode ?? '-'} | ${o.settledMs ?? '-'} |`)].join('\n');
+      const table = [
+        '| mail | bytes | SMTP reply | final state | reason | accept → state ms |',
+        '| --- | ---: | --- | --- | --- | ---: |',
+        ...outcomes.map(
+          (o) =>
+            `| ${o.name} | ${o.bytes} | ${o.reply} | ${o.state ?? '-'} | ${o.errorCode ?? '-'} | ${o.settledMs ?? '-'} |`,
+        ),
+      ].join('\n');
       return {
         name: this.name,
         description: this.description,
-        params: { parseTimeoutMs: PARSE_TIMEOUT_MS, maxAttempts: 1, smallRatePerSec: SMALL_RATE, smallSessions: SMALL_SESSIONS },
+        params: {
+          parseTimeoutMs: PARSE_TIMEOUT_MS,
+          maxAttempts: 1,
+          smallRatePerSec: SMALL_RATE,
+          smallSessions: SMALL_SESSIONS,
+        },
         summary,
         targets: [
-          atMost('slowest hostile mail settled (accept → terminal state)', summary.hostileSettledMaxMs, PARSE_TIMEOUT_MS + SETTLE_SLACK_MS, 'ms', 0),
-          holds('every hostile mail settles (terminal state, no hung worker)', outcomes.every((o) => o.settledMs !== null)),
-          holds(`every hostile mail ends failed/dead with a coded reason (${outcomes.map((o) => `${o.name}: ${o.state ?? '-'}`).join(', ')})`, outcomes.every((o) => o.state === 'dead' && !!o.errorCode)),
+          atMost(
+            'slowest hostile mail settled (accept → terminal state)',
+            summary.hostileSettledMaxMs,
+            PARSE_TIMEOUT_MS + SETTLE_SLACK_MS,
+            'ms',
+            0,
+          ),
+          holds(
+            'every hostile mail settles (terminal state, no hung worker)',
+            outcomes.every((o) => o.settledMs !== null),
+          ),
+          holds(
+            `every hostile mail ends failed/dead with a coded reason (${outcomes.map((o) => `${o.name}: ${o.state ?? '-'}`).join(', ')})`,
+            outcomes.every((o) => o.state === 'dead' && !!o.errorCode),
+          ),
           atMost('small mails 250 p99 during', summary.hostileSmallDuringP99Ms, MAX_SMALL_P99_MS, 'ms'),
-          holds(`workers still process normal mail afterwards (${probeProcessed}/${probeIds.length})`, probeIds.length > 0 && probeProcessed === probeIds.length),
+          holds(
+            `workers still process normal mail afterwards (${probeProcessed}/${probeIds.length})`,
+            probeIds.length > 0 && probeProcessed === probeIds.length,
+          ),
         ],
         measurements: [{ outcomes }],
         problems,

@@ -9,7 +9,17 @@ import path from 'node:path';
 import { startOtaInbound } from '../lib/server.ts';
 import { spawnSink } from '../lib/sink.ts';
 import { runSmtpLoad, type LoadReport } from '../lib/smtp-load.ts';
-import { BENCH_MAIL_FROM, BENCH_RCPT_TO, LOOPBACK_SOURCES, atMost, note, percentileOf, type Context, type Scenario, type ScenarioResult } from '../lib/types.ts';
+import {
+  BENCH_MAIL_FROM,
+  BENCH_RCPT_TO,
+  LOOPBACK_SOURCES,
+  atMost,
+  note,
+  percentileOf,
+  type Context,
+  type Scenario,
+  type ScenarioResult,
+} from '../lib/types.ts';
 import { non250 } from './common.ts';
 
 const LEVELS = [50, 200, 500] as const; // offered msgs/s
@@ -50,7 +60,19 @@ export const LATENCY_LABELS: Record<string, [string, number]> = Object.fromEntri
 );
 
 function load(ctx: Context, port: number, rate: number, seconds: number): Promise<LoadReport> {
-  return runSmtpLoad({ host: '127.0.0.1', port, connections: CONNECTIONS, messages: rate * seconds, maxDurationMs: seconds * 1000 + 30_000, reuse: true, ratePerSec: rate, body: ctx.body, mailFrom: BENCH_MAIL_FROM, rcptTo: BENCH_RCPT_TO, localAddresses: LOOPBACK_SOURCES });
+  return runSmtpLoad({
+    host: '127.0.0.1',
+    port,
+    connections: CONNECTIONS,
+    messages: rate * seconds,
+    maxDurationMs: seconds * 1000 + 30_000,
+    reuse: true,
+    ratePerSec: rate,
+    body: ctx.body,
+    mailFrom: BENCH_MAIL_FROM,
+    rcptTo: BENCH_RCPT_TO,
+    localAddresses: LOOPBACK_SOURCES,
+  });
 }
 
 export const latencyVsLoad: Scenario = {
@@ -104,7 +126,9 @@ export const latencyVsLoad: Scenario = {
         };
         if (f.missing) problems.push(`${rate} msgs/s: ${f.missing} accepted ids not persisted`);
         levels.push(f);
-        note(`latency-vs-load ${rate}/s: achieved ${f.achieved.toFixed(0)}, 250 p99 ${f.ota250P99Ms.toFixed(1)} ms (sink ${f.sink250P99Ms.toFixed(1)}), persisted p50/p99/p99.9 ${f.persistedP50Ms}/${f.persistedP99Ms}/${f.persistedP999Ms} ms, RSS ${f.rssMiB.toFixed(0)} MiB, fds ${f.openFds}`);
+        note(
+          `latency-vs-load ${rate}/s: achieved ${f.achieved.toFixed(0)}, 250 p99 ${f.ota250P99Ms.toFixed(1)} ms (sink ${f.sink250P99Ms.toFixed(1)}), persisted p50/p99/p99.9 ${f.persistedP50Ms}/${f.persistedP99Ms}/${f.persistedP999Ms} ms, RSS ${f.rssMiB.toFixed(0)} MiB, fds ${f.openFds}`,
+        );
       }
     } finally {
       await ota.stop();
@@ -128,14 +152,25 @@ export const latencyVsLoad: Scenario = {
     const table = [
       '| offered msgs/s | achieved | sink 250 p99 ms | ota 250 p50 / p99 ms | accept→persisted p50 / p99 / p99.9 / max ms | RSS MiB | fds |',
       '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-      ...levels.map((f) => `| ${f.offered} | ${fmt(f.achieved)} | ${fmt(f.sink250P99Ms, 1)} | ${fmt(f.ota250P50Ms, 1)} / ${fmt(f.ota250P99Ms, 1)} | ${fmt(f.persistedP50Ms)} / ${fmt(f.persistedP99Ms)} / ${fmt(f.persistedP999Ms)} / ${fmt(f.persistedMaxMs)} | ${fmt(f.rssMiB)} | ${f.openFds} |`),
+      ...levels.map(
+        (f) =>
+          `| ${f.offered} | ${fmt(f.achieved)} | ${fmt(f.sink250P99Ms, 1)} | ${fmt(f.ota250P50Ms, 1)} / ${fmt(f.ota250P99Ms, 1)} | ${fmt(f.persistedP50Ms)} / ${fmt(f.persistedP99Ms)} / ${fmt(f.persistedP999Ms)} / ${fmt(f.persistedMaxMs)} | ${fmt(f.rssMiB)} | ${f.openFds} |`,
+      ),
     ].join('\n');
     return {
       name: this.name,
       description: this.description,
       params: { connections: CONNECTIONS, secondsPerLevel: seconds, levels: LEVELS.join(',') },
       summary,
-      targets: [atMost('accept→persisted p99 at 50 msgs/s', levels.find((l) => l.offered === 50)?.persistedP99Ms ?? null, MAX_PERSISTED_P99_AT_50_MS, 'ms', 0)],
+      targets: [
+        atMost(
+          'accept→persisted p99 at 50 msgs/s',
+          levels.find((l) => l.offered === 50)?.persistedP99Ms ?? null,
+          MAX_PERSISTED_P99_AT_50_MS,
+          'ms',
+          0,
+        ),
+      ],
       measurements: levels,
       problems,
       markdown: table,
@@ -160,7 +195,8 @@ export function latencyChart(levels: readonly LevelFigures[], date: string): str
   const values = levels.flatMap((f) => series.map((s) => s.pick(f))).filter((v): v is number => v !== null && v > 0);
   const lo = Math.pow(10, Math.floor(Math.log10(Math.max(0.1, Math.min(...values)))));
   const hi = Math.pow(10, Math.ceil(Math.log10(Math.max(...values, lo * 10))));
-  const y = (v: number): number => m.t + ph - ((Math.log10(Math.max(v, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * ph;
+  const y = (v: number): number =>
+    m.t + ph - ((Math.log10(Math.max(v, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * ph;
   const maxLoad = Math.max(...levels.map((f) => f.offered));
   const x = (load: number): number => m.l + (load / maxLoad) * pw;
   const out: string[] = [
@@ -170,24 +206,37 @@ export function latencyChart(levels: readonly LevelFigures[], date: string): str
   ];
   for (let d = lo; d <= hi; d *= 10) {
     out.push(`<line x1="${m.l}" x2="${m.l + pw}" y1="${y(d).toFixed(1)}" y2="${y(d).toFixed(1)}" stroke="#dddddd"/>`);
-    out.push(`<text x="${m.l - 6}" y="${(y(d) + 4).toFixed(1)}" text-anchor="end">${d >= 1000 ? `${d / 1000} s` : `${d} ms`}</text>`);
+    out.push(
+      `<text x="${m.l - 6}" y="${(y(d) + 4).toFixed(1)}" text-anchor="end">${d >= 1000 ? `${d / 1000} s` : `${d} ms`}</text>`,
+    );
   }
   for (const f of levels) {
-    out.push(`<line x1="${x(f.offered).toFixed(1)}" x2="${x(f.offered).toFixed(1)}" y1="${m.t}" y2="${m.t + ph}" stroke="#eeeeee"/>`);
+    out.push(
+      `<line x1="${x(f.offered).toFixed(1)}" x2="${x(f.offered).toFixed(1)}" y1="${m.t}" y2="${m.t + ph}" stroke="#eeeeee"/>`,
+    );
     out.push(`<text x="${x(f.offered).toFixed(1)}" y="${m.t + ph + 18}" text-anchor="middle">${f.offered}</text>`);
   }
   out.push(`<line x1="${m.l}" x2="${m.l}" y1="${m.t}" y2="${m.t + ph}" stroke="#000000"/>`);
   out.push(`<line x1="${m.l}" x2="${m.l + pw}" y1="${m.t + ph}" y2="${m.t + ph}" stroke="#000000"/>`);
   out.push(`<text x="${m.l + pw / 2}" y="${H - 14}" text-anchor="middle">offered load (messages/s, open loop)</text>`);
-  out.push(`<text transform="translate(16 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle">latency (log scale)</text>`);
+  out.push(
+    `<text transform="translate(16 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle">latency (log scale)</text>`,
+  );
   series.forEach((s, i) => {
-    const pts = levels.map((f) => [f.offered, s.pick(f)] as const).filter((p): p is readonly [number, number] => p[1] !== null);
+    const pts = levels
+      .map((f) => [f.offered, s.pick(f)] as const)
+      .filter((p): p is readonly [number, number] => p[1] !== null);
     if (pts.length) {
-      out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''} points="${pts.map(([l, v]) => `${x(l).toFixed(1)},${y(v).toFixed(1)}`).join(' ')}"/>`);
-      for (const [l, v] of pts) out.push(`<circle cx="${x(l).toFixed(1)}" cy="${y(v).toFixed(1)}" r="3" fill="${s.color}"/>`);
+      out.push(
+        `<polyline fill="none" stroke="${s.color}" stroke-width="2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''} points="${pts.map(([l, v]) => `${x(l).toFixed(1)},${y(v).toFixed(1)}`).join(' ')}"/>`,
+      );
+      for (const [l, v] of pts)
+        out.push(`<circle cx="${x(l).toFixed(1)}" cy="${y(v).toFixed(1)}" r="3" fill="${s.color}"/>`);
     }
     const ly = m.t + 10 + i * 20;
-    out.push(`<line x1="${m.l + pw + 16}" x2="${m.l + pw + 40}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`);
+    out.push(
+      `<line x1="${m.l + pw + 16}" x2="${m.l + pw + 40}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`,
+    );
     out.push(`<text x="${m.l + pw + 46}" y="${ly + 4}">${s.name}</text>`);
   });
   out.push('</svg>', '');

@@ -162,11 +162,19 @@ export class Authenticator {
       const res = await Promise.race([this.evaluate(raw, envelope, now), timeout]);
       if (res === 'timeout') {
         const t = { result: 'temperror', domain: null };
-        return emptyResult(true, now, { temporaryError: true, error: `lookups exceeded ${this.settings.timeoutMs} ms`, spf: t, dmarc: { ...t, policy: null } });
+        return emptyResult(true, now, {
+          temporaryError: true,
+          error: `lookups exceeded ${this.settings.timeoutMs} ms`,
+          spf: t,
+          dmarc: { ...t, policy: null },
+        });
       }
       return res;
     } catch (err) {
-      return emptyResult(true, now, { error: String((err as Error)?.message ?? err).slice(0, 300), spf: { result: 'permerror', domain: null } });
+      return emptyResult(true, now, {
+        error: String((err as Error)?.message ?? err).slice(0, 300),
+        spf: { result: 'permerror', domain: null },
+      });
     } finally {
       clearTimeout(timer);
     }
@@ -182,16 +190,22 @@ export class Authenticator {
       disableBimi: true,
     });
     // mailauth reports an unsigned message as one domain-less `none` entry: keep real signatures only.
-    const dkim: DkimSignatureResult[] = (r.dkim?.results ?? []).filter((s) => s.signingDomain).map((s) => {
-      const x = s as typeof s & { canonBodyLengthLimited?: boolean; canonBodyLength?: number; canonBodyLengthTotal?: number };
-      return {
-        domain: String(s.signingDomain ?? '').toLowerCase(),
-        selector: s.selector ?? null,
-        result: s.status?.result ?? 'none',
-        fromAligned: Boolean(s.status?.aligned),
-        partialBody: Boolean(x.canonBodyLengthLimited) && (x.canonBodyLengthTotal ?? 0) > (x.canonBodyLength ?? 0),
-      };
-    });
+    const dkim: DkimSignatureResult[] = (r.dkim?.results ?? [])
+      .filter((s) => s.signingDomain)
+      .map((s) => {
+        const x = s as typeof s & {
+          canonBodyLengthLimited?: boolean;
+          canonBodyLength?: number;
+          canonBodyLengthTotal?: number;
+        };
+        return {
+          domain: String(s.signingDomain ?? '').toLowerCase(),
+          selector: s.selector ?? null,
+          result: s.status?.result ?? 'none',
+          fromAligned: Boolean(s.status?.aligned),
+          partialBody: Boolean(x.canonBodyLengthLimited) && (x.canonBodyLengthTotal ?? 0) > (x.canonBodyLength ?? 0),
+        };
+      });
     const arcResult = r.arc || null;
     const rawChain = (arcResult as unknown as { chain?: ArcLink[] | false } | null)?.chain;
     const chain: ArcLink[] = Array.isArray(rawChain) ? rawChain : [];
@@ -203,7 +217,10 @@ export class Authenticator {
       // anyone else vouches for nothing, and neither does anything below it.
       for (let k = chain.length - 1; k >= 0; k--) {
         if (!this.sealers.some((t) => within(sealers[k]!, t))) break;
-        const aar = k === chain.length - 1 && arcResult?.authenticationResults ? (arcResult.authenticationResults as { dkim?: AarDkim[] }) : chain[k]!['arc-authentication-results']?.parsed;
+        const aar =
+          k === chain.length - 1 && arcResult?.authenticationResults
+            ? (arcResult.authenticationResults as { dkim?: AarDkim[] })
+            : chain[k]!['arc-authentication-results']?.parsed;
         for (const e of aar?.dkim ?? []) {
           const result = e.result ?? e.value;
           const d = domainOfIdentity(e.header);
@@ -213,7 +230,12 @@ export class Authenticator {
     }
     const spfStatus = r.spf ? (r.spf as { status?: { result?: string }; domain?: string }) : null;
     const dmarc = r.dmarc ? (r.dmarc as { status?: { result?: string }; domain?: string; policy?: string }) : null;
-    const results = [spfStatus?.status?.result, dmarc?.status?.result, arcResult?.status?.result, ...dkim.map((d) => d.result)];
+    const results = [
+      spfStatus?.status?.result,
+      dmarc?.status?.result,
+      arcResult?.status?.result,
+      ...dkim.map((d) => d.result),
+    ];
     return {
       checked: true,
       temporaryError: results.some((x) => x !== undefined && TEMP_RESULTS.has(x)),
@@ -221,8 +243,15 @@ export class Authenticator {
       spf: { result: spfStatus?.status?.result ?? 'none', domain: spfStatus?.domain ?? null },
       dkim,
       dmarc: { result: dmarc?.status?.result ?? 'none', domain: dmarc?.domain ?? null, policy: dmarc?.policy ?? null },
-      arc: { result: arcResult?.status?.result ?? 'none', instance: Number(arcResult?.i || 0), sealers, trustedDkimPass },
-      dkimPass: [...new Set(dkim.filter((d) => d.result === 'pass' && !d.partialBody && d.domain).map((d) => d.domain))],
+      arc: {
+        result: arcResult?.status?.result ?? 'none',
+        instance: Number(arcResult?.i || 0),
+        sealers,
+        trustedDkimPass,
+      },
+      dkimPass: [
+        ...new Set(dkim.filter((d) => d.result === 'pass' && !d.partialBody && d.domain).map((d) => d.domain)),
+      ],
       site: null,
       checkedAt: now.toISOString(),
     };
@@ -243,7 +272,12 @@ interface ArcLink {
  * The authentication fields of a parser task, from a message row: its SMTP
  * facts and the stored result (reused unless it had a temporary error).
  */
-export function authTaskFields(row: { client_ip: string; helo: string | null; mail_from: string | null; auth?: string | null }): { envelope: AuthEnvelope; priorAuth: AuthResult | null } {
+export function authTaskFields(row: {
+  client_ip: string;
+  helo: string | null;
+  mail_from: string | null;
+  auth?: string | null;
+}): { envelope: AuthEnvelope; priorAuth: AuthResult | null } {
   let priorAuth: AuthResult | null = null;
   if (row.auth) {
     try {
@@ -279,7 +313,11 @@ export function verifySite(auth: AuthResult, source: string, dkimDomains: readon
  * authenticated for it, flags the extraction for review. Returns the extraction
  * (a new object when changed).
  */
-export function applySiteVerdict(extraction: Extraction, auth: AuthResult, sites: readonly { source: string; dkimDomains: readonly string[] }[]): Extraction {
+export function applySiteVerdict(
+  extraction: Extraction,
+  auth: AuthResult,
+  sites: readonly { source: string; dkimDomains: readonly string[] }[],
+): Extraction {
   const source = extraction.source;
   if (!source) {
     auth.site = null;
@@ -294,7 +332,10 @@ export function applySiteVerdict(extraction: Extraction, auth: AuthResult, sites
 }
 
 /** Labels of `ota_inbound_sender_auth_total` for one processed message. */
-export function authMetricLabels(source: string | null, auth: AuthResult | null | undefined): { source: string; result: 'dkim' | 'arc' | 'unauthenticated' | 'unchecked' | 'none' } {
+export function authMetricLabels(
+  source: string | null,
+  auth: AuthResult | null | undefined,
+): { source: string; result: 'dkim' | 'arc' | 'unauthenticated' | 'unchecked' | 'none' } {
   const label = source ?? 'none';
   if (!auth || !auth.checked) return { source: label, result: 'unchecked' };
   if (!source || !auth.site) return { source: label, result: 'none' };

@@ -42,7 +42,10 @@ export function zoneFileResolver(file: string): DnsResolver {
     if (rrtype.startsWith('$') || !names || typeof names !== 'object') continue;
     for (const [name, records] of Object.entries(names)) {
       const list = Array.isArray(records) ? records : [records];
-      table.set(`${rrtype.toUpperCase()} ${normaliseName(name)}`, rrtype.toUpperCase() === 'TXT' ? list.map((r) => (Array.isArray(r) ? r : [String(r)])) : list);
+      table.set(
+        `${rrtype.toUpperCase()} ${normaliseName(name)}`,
+        rrtype.toUpperCase() === 'TXT' ? list.map((r) => (Array.isArray(r) ? r : [String(r)])) : list,
+      );
     }
   }
   return async (name, rrtype) => {

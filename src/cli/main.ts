@@ -82,10 +82,17 @@ program
       try {
         st = fs.statSync(f);
       } catch (err) {
-        fail(`cannot read ${f}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, 66);
+        fail(
+          `cannot read ${f}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
+          66,
+        );
       }
       if (st.isDirectory()) {
-        for (const name of fs.readdirSync(f).filter((n) => n.endsWith('.eml')).sort()) list.push(path.join(f, name));
+        for (const name of fs
+          .readdirSync(f)
+          .filter((n) => n.endsWith('.eml'))
+          .sort())
+          list.push(path.join(f, name));
       } else list.push(f);
     }
     const single = list.length === 1;
@@ -96,7 +103,9 @@ program
       } catch (err) {
         fail(`cannot parse ${f}: ${(err as Error).message}`, 65);
       }
-      process.stdout.write(single ? `${JSON.stringify(out, null, 2)}\n` : `${JSON.stringify({ file: f, ...(out as object) })}\n`);
+      process.stdout.write(
+        single ? `${JSON.stringify(out, null, 2)}\n` : `${JSON.stringify({ file: f, ...(out as object) })}\n`,
+      );
     }
   });
 
@@ -111,7 +120,9 @@ certs
     try {
       const c = await readCertificate(files);
       const days = Math.floor((c.notAfter.getTime() - Date.now()) / 86_400_000);
-      process.stdout.write(`${JSON.stringify({ certFile: files.certFile, subject: c.subject, notBefore: c.notBefore.toISOString(), notAfter: c.notAfter.toISOString(), daysLeft: days, fingerprint256: c.fingerprint256 }, null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ certFile: files.certFile, subject: c.subject, notBefore: c.notBefore.toISOString(), notAfter: c.notAfter.toISOString(), daysLeft: days, fingerprint256: c.fingerprint256 }, null, 2)}\n`,
+      );
     } catch (err) {
       fail((err as Error).message);
     }
@@ -127,7 +138,9 @@ certs
     const files = certificateFiles({ ...cfg.tls, certsDir: cfg.certsDir, hostname: cfg.smtp.hostname });
     if (fs.existsSync(files.certFile) && !opts.force) fail(`${files.certFile} exists (use --force to replace it)`);
     await generateCertificate(files, cfg.smtp.hostname, { days: opts.days });
-    process.stdout.write(`wrote ${files.keyFile} and ${files.certFile} for ${cfg.smtp.hostname}, valid ${opts.days} days\n`);
+    process.stdout.write(
+      `wrote ${files.keyFile} and ${files.certFile} for ${cfg.smtp.hostname}, valid ${opts.days} days\n`,
+    );
   });
 
 program
@@ -141,7 +154,9 @@ program
       return;
     }
     const cfg = config();
-    const masked = JSON.parse(JSON.stringify(cfg, (key, value: unknown) => (/token|secret/i.test(key) && value ? '[set]' : value)));
+    const masked = JSON.parse(
+      JSON.stringify(cfg, (key, value: unknown) => (/token|secret/i.test(key) && value ? '[set]' : value)),
+    );
     process.stdout.write(`${JSON.stringify(masked, null, 2)}\n`);
   });
 
@@ -152,7 +167,9 @@ program
     const cfg = config();
     const host = cfg.http.host === '0.0.0.0' || cfg.http.host === '::' ? '127.0.0.1' : cfg.http.host;
     try {
-      const res = await fetch(`http://${host.includes(':') ? `[${host}]` : host}:${cfg.http.port}/readyz`, { signal: AbortSignal.timeout(HEALTHCHECK_TIMEOUT_MS) });
+      const res = await fetch(`http://${host.includes(':') ? `[${host}]` : host}:${cfg.http.port}/readyz`, {
+        signal: AbortSignal.timeout(HEALTHCHECK_TIMEOUT_MS),
+      });
       const body = await res.text();
       process.stdout.write(`${body}\n`);
       process.exit(res.ok ? 0 : 1);
@@ -189,25 +206,52 @@ program
   .option('--all', 'every message')
   .option('--dry-run', 'show what would change, change nothing')
   .option('--json', 'print the report as JSON')
-  .action(async (ids: string[], opts: { state?: string; since?: string; until?: string; source?: string; store?: string; all?: boolean; dryRun?: boolean; json?: boolean }) => {
-    const cfg = config();
-    const { runReplay } = await import('./maintenance.ts');
-    let report;
-    try {
-      report = await runReplay(
-        cfg,
-        { ids, states: opts.state?.split(',').map((s) => s.trim()), since: opts.since ? parseTime(opts.since) : undefined, until: opts.until ? parseTime(opts.until) : undefined, source: opts.source, store: opts.store, all: opts.all },
-        { dryRun: opts.dryRun ?? false },
-      );
-    } catch (err) {
-      fail((err as Error).message);
-    }
-    if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    else {
-      for (const c of report.changes) process.stdout.write(`${c.id}  ${c.from.state} → ${c.to.state}  ${c.from.kind ?? '-'}/${c.from.source ?? '-'}/${c.from.event ?? '-'} → ${c.to.kind ?? '-'}/${c.to.source ?? '-'}/${c.to.event ?? '-'}${c.fields.length ? `  fields: ${c.fields.join(', ')}` : ''}\n`);
-      process.stdout.write(`${opts.dryRun ? 'dry run: ' : ''}${report.selected} selected, ${report.changed} ${opts.dryRun ? 'would change' : 'changed'}, ${report.unchanged} unchanged, ${report.failed} failed (${report.seconds.toFixed(1)} s)\n`);
-    }
-  });
+  .action(
+    async (
+      ids: string[],
+      opts: {
+        state?: string;
+        since?: string;
+        until?: string;
+        source?: string;
+        store?: string;
+        all?: boolean;
+        dryRun?: boolean;
+        json?: boolean;
+      },
+    ) => {
+      const cfg = config();
+      const { runReplay } = await import('./maintenance.ts');
+      let report;
+      try {
+        report = await runReplay(
+          cfg,
+          {
+            ids,
+            states: opts.state?.split(',').map((s) => s.trim()),
+            since: opts.since ? parseTime(opts.since) : undefined,
+            until: opts.until ? parseTime(opts.until) : undefined,
+            source: opts.source,
+            store: opts.store,
+            all: opts.all,
+          },
+          { dryRun: opts.dryRun ?? false },
+        );
+      } catch (err) {
+        fail((err as Error).message);
+      }
+      if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      else {
+        for (const c of report.changes)
+          process.stdout.write(
+            `${c.id}  ${c.from.state} → ${c.to.state}  ${c.from.kind ?? '-'}/${c.from.source ?? '-'}/${c.from.event ?? '-'} → ${c.to.kind ?? '-'}/${c.to.source ?? '-'}/${c.to.event ?? '-'}${c.fields.length ? `  fields: ${c.fields.join(', ')}` : ''}\n`,
+          );
+        process.stdout.write(
+          `${opts.dryRun ? 'dry run: ' : ''}${report.selected} selected, ${report.changed} ${opts.dryRun ? 'would change' : 'changed'}, ${report.unchanged} unchanged, ${report.failed} failed (${report.seconds.toFixed(1)} s)\n`,
+        );
+      }
+    },
+  );
 
 program
   .command('rebuild')
@@ -219,7 +263,9 @@ program
     const { runRebuild } = await import('./maintenance.ts');
     try {
       const r = await runRebuild(cfg, { output: opts.output, replace: opts.replace ?? false });
-      process.stdout.write(`rebuilt ${r.output}: ${r.recovered} messages from the spool, ${r.report.changed} processed, ${r.report.failed} failed${r.replaced ? `; previous database kept as ${r.replaced}` : ''}\n`);
+      process.stdout.write(
+        `rebuilt ${r.output}: ${r.recovered} messages from the spool, ${r.report.changed} processed, ${r.report.failed} failed${r.replaced ? `; previous database kept as ${r.replaced}` : ''}\n`,
+      );
     } catch (err) {
       fail((err as Error).message);
     }
@@ -227,7 +273,9 @@ program
 
 program
   .command('purge')
-  .description('apply the retention policy now: raw mail past retention.rawDays, personal data past retention.personalDays')
+  .description(
+    'apply the retention policy now: raw mail past retention.rawDays, personal data past retention.personalDays',
+  )
   .option('--dry-run', 'count what would go, delete nothing')
   .action(async (opts: { dryRun?: boolean }) => {
     const cfg = config();

@@ -24,14 +24,25 @@ function workersOf(cfg: Readonly<Config>) {
 }
 
 /** Replays a selection; the running server (if any) sees the results in the shared database. */
-export async function runReplay(cfg: Readonly<Config>, selection: ReplaySelection, opts: { dryRun: boolean; quiet?: boolean }): Promise<ReplayReport> {
+export async function runReplay(
+  cfg: Readonly<Config>,
+  selection: ReplaySelection,
+  opts: { dryRun: boolean; quiet?: boolean },
+): Promise<ReplayReport> {
   const { store, spool } = open(cfg);
   // Events a replay records get their webhook deliveries, in the same transaction;
   // the running server's dispatcher sends them.
   attachOutbox(store, cfg.webhook);
   const progress = opts.quiet ? null : progressReporter(opts.dryRun ? 'replay (dry run)' : 'replay');
   try {
-    return await replay({ store, spool, ...workersOf(cfg), selection, dryRun: opts.dryRun, onProgress: progress?.update });
+    return await replay({
+      store,
+      spool,
+      ...workersOf(cfg),
+      selection,
+      dryRun: opts.dryRun,
+      onProgress: progress?.update,
+    });
   } finally {
     progress?.end();
     store.close();
@@ -44,11 +55,15 @@ export async function runReplay(cfg: Readonly<Config>, selection: ReplaySelectio
  * swaps it in (the previous one is kept as `*.before-rebuild-<time>`), which
  * requires the server to be stopped.
  */
-export async function runRebuild(cfg: Readonly<Config>, opts: { output?: string; replace: boolean; quiet?: boolean }): Promise<{ output: string; report: ReplayReport; recovered: number; replaced: string | null }> {
+export async function runRebuild(
+  cfg: Readonly<Config>,
+  opts: { output?: string; replace: boolean; quiet?: boolean },
+): Promise<{ output: string; report: ReplayReport; recovered: number; replaced: string | null }> {
   const live = databaseFile(cfg);
   if (opts.replace) {
     const holder = readLock(cfg.dataDir);
-    if (holder) throw new Error(`the server (pid ${holder}) is running on ${cfg.dataDir}: stop it before rebuild --replace`);
+    if (holder)
+      throw new Error(`the server (pid ${holder}) is running on ${cfg.dataDir}: stop it before rebuild --replace`);
   }
   const output = path.resolve(opts.output ?? path.join(cfg.dataDir, 'ota-inbound.rebuilt.db'));
   for (const f of [output, `${output}-wal`, `${output}-shm`]) fs.rmSync(f, { force: true });

@@ -5,7 +5,10 @@
 const BAR_WIDTH = 30;
 const REDRAW_EVERY_MS = 100;
 
-export function progressReporter(label: string, out: NodeJS.WriteStream = process.stderr): { update: (done: number, total: number) => void; end: () => void } {
+export function progressReporter(
+  label: string,
+  out: NodeJS.WriteStream = process.stderr,
+): { update: (done: number, total: number) => void; end: () => void } {
   const started = performance.now();
   let lastDraw = 0;
   let lastDecile = -1;

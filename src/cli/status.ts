@@ -7,7 +7,11 @@ export function printStatus(cfg: Readonly<Config>, opts: { json: boolean }): voi
   const store = new Store(databaseFile(cfg));
   try {
     const s = store.summary();
-    const failures = store.db.prepare(`SELECT error_code AS code, state, COUNT(*) AS n FROM messages WHERE state IN ('failed','dead') GROUP BY error_code, state`).all();
+    const failures = store.db
+      .prepare(
+        `SELECT error_code AS code, state, COUNT(*) AS n FROM messages WHERE state IN ('failed','dead') GROUP BY error_code, state`,
+      )
+      .all();
     const now = Date.now();
     const out = {
       messages: s.byState,
@@ -21,7 +25,11 @@ export function printStatus(cfg: Readonly<Config>, opts: { json: boolean }): voi
       return;
     }
     const lines = [
-      `messages      ${Object.entries(s.byState).map(([k, v]) => `${k}=${v}`).join('  ') || 'none yet'}`,
+      `messages      ${
+        Object.entries(s.byState)
+          .map(([k, v]) => `${k}=${v}`)
+          .join('  ') || 'none yet'
+      }`,
       `backlog       ${out.backlog}${out.oldestPendingAgeSeconds !== null ? ` (oldest ${out.oldestPendingAgeSeconds}s)` : ''}`,
       `last processed ${out.lastProcessedAt ?? 'never'}`,
       `failures      ${failures.length ? failures.map((f) => JSON.stringify(f)).join(' ') : 'none'}`,

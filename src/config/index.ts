@@ -162,7 +162,8 @@ function coerce(setting: Setting, value: unknown, from: 'file' | 'env'): unknown
     case 'string':
     case 'url': {
       if (typeof value !== 'string') return fail(`expected a string, got ${JSON.stringify(value)}`);
-      if (value === '' && !(t.kind === 'string' && t.allowEmpty)) return from === 'env' ? null : fail('must not be empty');
+      if (value === '' && !(t.kind === 'string' && t.allowEmpty))
+        return from === 'env' ? null : fail('must not be empty');
       if (t.kind === 'url') {
         let u: URL;
         try {
@@ -176,7 +177,8 @@ function coerce(setting: Setting, value: unknown, from: 'file' | 'env'): unknown
     }
     case 'int': {
       const n = typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
-      if (typeof n !== 'number' || !Number.isInteger(n)) return fail(`expected an integer, got ${JSON.stringify(value)}`);
+      if (typeof n !== 'number' || !Number.isInteger(n))
+        return fail(`expected an integer, got ${JSON.stringify(value)}`);
       if (n < t.min || n > t.max) return fail(`must be between ${t.min} and ${t.max}, got ${n}`);
       return n;
     }
@@ -187,7 +189,8 @@ function coerce(setting: Setting, value: unknown, from: 'file' | 'env'): unknown
       return fail(`expected true or false, got ${JSON.stringify(value)}`);
     }
     case 'enum': {
-      if (typeof value !== 'string' || !t.values.includes(value)) return fail(`must be one of ${t.values.join(', ')}, got ${JSON.stringify(value)}`);
+      if (typeof value !== 'string' || !t.values.includes(value))
+        return fail(`must be one of ${t.values.join(', ')}, got ${JSON.stringify(value)}`);
       return value;
     }
     case 'list': {
@@ -206,14 +209,19 @@ export function parseStoreUrl(rule: string, setting = 'webhook.storeUrls'): { st
   const eq = rule.indexOf('=');
   const store = rule.slice(0, Math.max(0, eq)).trim().toLowerCase();
   const url = rule.slice(eq + 1).trim();
-  if (eq <= 0 || !STORE_ID_RE.test(store)) throw new ConfigError(setting, `${JSON.stringify(rule)}: expected store=https://…, store id matching ${STORE_ID_RE}`);
+  if (eq <= 0 || !STORE_ID_RE.test(store))
+    throw new ConfigError(
+      setting,
+      `${JSON.stringify(rule)}: expected store=https://…, store id matching ${STORE_ID_RE}`,
+    );
   let u: URL;
   try {
     u = new URL(url);
   } catch {
     throw new ConfigError(setting, `${JSON.stringify(rule)}: not a URL`);
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError(setting, `${JSON.stringify(rule)}: must be an http(s) URL`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new ConfigError(setting, `${JSON.stringify(rule)}: must be an http(s) URL`);
   return { store, url };
 }
 
@@ -222,13 +230,22 @@ export function parseRoute(rule: string, setting = 'routes'): Route {
   const eq = rule.lastIndexOf('=');
   if (eq > 0) {
     const address = rule.slice(0, eq).trim().toLowerCase();
-    const store = rule.slice(eq + 1).trim().toLowerCase();
-    if (!/^[^@\s]+@[^@\s]+$/.test(address)) throw new ConfigError(setting, `route ${JSON.stringify(rule)}: not an address`);
-    if (!STORE_ID_RE.test(store)) throw new ConfigError(setting, `route ${JSON.stringify(rule)}: store id must match ${STORE_ID_RE}`);
+    const store = rule
+      .slice(eq + 1)
+      .trim()
+      .toLowerCase();
+    if (!/^[^@\s]+@[^@\s]+$/.test(address))
+      throw new ConfigError(setting, `route ${JSON.stringify(rule)}: not an address`);
+    if (!STORE_ID_RE.test(store))
+      throw new ConfigError(setting, `route ${JSON.stringify(rule)}: store id must match ${STORE_ID_RE}`);
     return { rule, address, store };
   }
   const m = /^([^@{}\s]*)\{store\}([^@{}\s]*)@([^@\s]+)$/.exec(rule.trim().toLowerCase());
-  if (!m) throw new ConfigError(setting, `route ${JSON.stringify(rule)}: expected "address=store" or a pattern like "{store}@intake.example"`);
+  if (!m)
+    throw new ConfigError(
+      setting,
+      `route ${JSON.stringify(rule)}: expected "address=store" or a pattern like "{store}@intake.example"`,
+    );
   return { rule, localPrefix: m[1]!, localSuffix: m[2]!, domain: m[3]! };
 }
 
@@ -260,7 +277,8 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
     }
     try {
       const parsed: unknown = JSON.parse(text);
-      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('top level must be an object');
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+        throw new Error('top level must be an object');
       fileValues = parsed as Raw;
     } catch (err) {
       throw new ConfigError(CONFIG_ENV, `${abs} is not valid JSON: ${(err as Error).message}`);
@@ -268,7 +286,8 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
     const known = new Set(SETTINGS.map((s) => s.path));
     for (const p of leafPaths(fileValues)) {
       if (p.startsWith('$') || p.endsWith('.$comment')) continue;
-      if (!known.has(p)) throw new ConfigError(p, `unknown setting in ${abs} (see the configuration table in README.md)`);
+      if (!known.has(p))
+        throw new ConfigError(p, `unknown setting in ${abs} (see the configuration table in README.md)`);
     }
     configFile = abs;
   }
@@ -289,40 +308,62 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
   cfg.configFile = configFile;
   cfg.dataDir = path.resolve(cwd, cfg.dataDir);
   cfg.certsDir = path.resolve(cwd, cfg.certsDir);
-  cfg.sitesDirs = (cfg.sitesDirs).map((d) => path.resolve(cwd, d));
+  cfg.sitesDirs = cfg.sitesDirs.map((d) => path.resolve(cwd, d));
   for (const key of ['certFile', 'keyFile'] as const) {
     if (cfg.tls[key]) cfg.tls[key] = path.resolve(cwd, cfg.tls[key]);
   }
   if ((cfg.tls.certFile === null) !== (cfg.tls.keyFile === null)) {
-    throw new ConfigError('tls.certFile/tls.keyFile (OTA_INBOUND_TLS_CERT_FILE/OTA_INBOUND_TLS_KEY_FILE)', 'set both or neither');
+    throw new ConfigError(
+      'tls.certFile/tls.keyFile (OTA_INBOUND_TLS_CERT_FILE/OTA_INBOUND_TLS_KEY_FILE)',
+      'set both or neither',
+    );
   }
   cfg.domains = cfg.domains.map((d) => d.toLowerCase());
-  if (cfg.domains.length === 0) throw new ConfigError('domains (OTA_INBOUND_DOMAINS)', 'at least one accepted domain is required');
+  if (cfg.domains.length === 0)
+    throw new ConfigError('domains (OTA_INBOUND_DOMAINS)', 'at least one accepted domain is required');
   for (const d of cfg.domains) {
-    if (!DOMAIN_RE.test(d)) throw new ConfigError('domains (OTA_INBOUND_DOMAINS)', `not a domain name: ${JSON.stringify(d)}`);
+    if (!DOMAIN_RE.test(d))
+      throw new ConfigError('domains (OTA_INBOUND_DOMAINS)', `not a domain name: ${JSON.stringify(d)}`);
   }
   cfg.routes = (cfg.routes as unknown as string[]).map((r) => parseRoute(r, 'routes (OTA_INBOUND_ROUTES)'));
   cfg.stores = cfg.stores.map((s) => s.toLowerCase());
   for (const s of cfg.stores) {
-    if (!STORE_ID_RE.test(s)) throw new ConfigError('stores (OTA_INBOUND_STORES)', `store id ${JSON.stringify(s)} must match ${STORE_ID_RE}`);
+    if (!STORE_ID_RE.test(s))
+      throw new ConfigError('stores (OTA_INBOUND_STORES)', `store id ${JSON.stringify(s)} must match ${STORE_ID_RE}`);
   }
   cfg.smtp.minFreeBytes ??= 2 * cfg.smtp.maxMessageBytes;
   for (const a of cfg.smtp.proxyTrusted) {
-    if (net.isIP(a) === 0) throw new ConfigError('smtp.proxyTrusted (OTA_INBOUND_SMTP_PROXY_TRUSTED)', `not an IP address: ${JSON.stringify(a)} (ranges are not accepted here)`);
+    if (net.isIP(a) === 0)
+      throw new ConfigError(
+        'smtp.proxyTrusted (OTA_INBOUND_SMTP_PROXY_TRUSTED)',
+        `not an IP address: ${JSON.stringify(a)} (ranges are not accepted here)`,
+      );
   }
   for (const a of cfg.smtp.abuse.exempt) {
     const [ip, bits, extra] = a.split('/');
     const family = net.isIP(ip ?? '');
     const max = family === 6 ? 128 : 32;
-    if (family === 0 || extra !== undefined || (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= max))) {
-      throw new ConfigError('smtp.abuse.exempt (OTA_INBOUND_SMTP_ABUSE_EXEMPT)', `not an address or CIDR range: ${JSON.stringify(a)}`);
+    if (
+      family === 0 ||
+      extra !== undefined ||
+      (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= max))
+    ) {
+      throw new ConfigError(
+        'smtp.abuse.exempt (OTA_INBOUND_SMTP_ABUSE_EXEMPT)',
+        `not an address or CIDR range: ${JSON.stringify(a)}`,
+      );
     }
   }
   if (cfg.auth.dnsZoneFile) cfg.auth.dnsZoneFile = path.resolve(cwd, cfg.auth.dnsZoneFile);
   cfg.auth.arcTrustedSealers = cfg.auth.arcTrustedSealers.map((d) => d.toLowerCase());
-  cfg.webhook.storeUrls = (cfg.webhook.storeUrls as unknown as string[]).map((r) => parseStoreUrl(r, 'webhook.storeUrls (OTA_INBOUND_WEBHOOK_STORE_URLS)'));
+  cfg.webhook.storeUrls = (cfg.webhook.storeUrls as unknown as string[]).map((r) =>
+    parseStoreUrl(r, 'webhook.storeUrls (OTA_INBOUND_WEBHOOK_STORE_URLS)'),
+  );
   if ((cfg.webhook.url || cfg.webhook.storeUrls.length > 0) && !cfg.webhook.secret) {
-    throw new ConfigError('webhook.secret (OTA_INBOUND_WEBHOOK_SECRET)', 'required when webhook.url or webhook.storeUrls is set: unsigned webhooks are not sent');
+    throw new ConfigError(
+      'webhook.secret (OTA_INBOUND_WEBHOOK_SECRET)',
+      'required when webhook.url or webhook.storeUrls is set: unsigned webhooks are not sent',
+    );
   }
   return deepFreeze(cfg);
 }

@@ -11,7 +11,12 @@ function show(v: unknown): string {
 export function settingsMarkdown(): string {
   const rows = SETTINGS.map((s) => {
     // Machine-dependent defaults are described, not printed.
-    const def = s.path === 'smtp.hostname' ? '*(the machine\'s host name)*' : s.path === 'pipeline.workers' ? '*(CPU count)*' : show(s.default);
+    const def =
+      s.path === 'smtp.hostname'
+        ? "*(the machine's host name)*"
+        : s.path === 'pipeline.workers'
+          ? '*(CPU count)*'
+          : show(s.default);
     return `| \`${s.path}\` | \`${s.env}\` | ${def} | ${s.doc.replace(/\|/g, '\\|')} |`;
   });
   return ['| Setting (file) | Environment | Default | Meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');

@@ -93,9 +93,13 @@ async function excerpt(res: Response, limit: number): Promise<string> {
 
 function networkCode(err: unknown): { code: ErrorCode; error: string } {
   const e = err as Error & { cause?: { code?: string; message?: string } };
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return { code: 'WEBHOOK_TIMEOUT', error: 'no answer within webhook.timeoutMs' };
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError')
+    return { code: 'WEBHOOK_TIMEOUT', error: 'no answer within webhook.timeoutMs' };
   const cause = e?.cause;
-  return { code: 'WEBHOOK_CONNECT', error: cause?.code ? `${cause.code}: ${cause.message ?? ''}`.trim() : String(e?.message ?? err) };
+  return {
+    code: 'WEBHOOK_CONNECT',
+    error: cause?.code ? `${cause.code}: ${cause.message ?? ''}`.trim() : String(e?.message ?? err),
+  };
 }
 
 /**
@@ -188,10 +192,13 @@ export class Dispatcher extends EventEmitter {
 
   private arm(ms: number): void {
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.pump();
-    }, Math.min(MAX_TIMER_MS, Math.max(0, ms)));
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.pump();
+      },
+      Math.min(MAX_TIMER_MS, Math.max(0, ms)),
+    );
     this.timer.unref();
   }
 
@@ -212,7 +219,18 @@ export class Dispatcher extends EventEmitter {
   private async send(row: DeliveryRow): Promise<void> {
     const url = this.endpoints.urlOf(row.endpoint);
     if (!url) {
-      this.record(row, 'dead', { status: null, code: 'WEBHOOK_ENDPOINT_REMOVED', error: `endpoint ${row.endpoint} is not in the configuration`, retryAfterMs: null }, 0, false);
+      this.record(
+        row,
+        'dead',
+        {
+          status: null,
+          code: 'WEBHOOK_ENDPOINT_REMOVED',
+          error: `endpoint ${row.endpoint} is not in the configuration`,
+          retryAfterMs: null,
+        },
+        0,
+        false,
+      );
       return;
     }
     const timestamp = Math.floor(this.clock() / 1000);
@@ -229,7 +247,13 @@ export class Dispatcher extends EventEmitter {
     const started = performance.now();
     let out: SendOutcome;
     try {
-      const res = await fetch(url, { method: 'POST', headers, body: row.payload, redirect: 'manual', signal: AbortSignal.timeout(this.s.timeoutMs) });
+      const res = await fetch(url, {
+        method: 'POST',
+        headers,
+        body: row.payload,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.s.timeoutMs),
+      });
       const text = await excerpt(res, RESPONSE_EXCERPT_BYTES);
       out = this.classify(res, text);
     } catch (err) {
@@ -247,19 +271,49 @@ export class Dispatcher extends EventEmitter {
     const said = text ? `: ${text}` : '';
     if (s >= 200 && s < 300) return { ...base, code: null, error: null };
     if (s === 408 || s === 429 || s >= 500) {
-      return { ...base, code: 'WEBHOOK_STATUS_RETRY', error: `HTTP ${s}${said}`, retryAfterMs: parseRetryAfter(res.headers.get('retry-after'), this.clock()) };
+      return {
+        ...base,
+        code: 'WEBHOOK_STATUS_RETRY',
+        error: `HTTP ${s}${said}`,
+        retryAfterMs: parseRetryAfter(res.headers.get('retry-after'), this.clock()),
+      };
     }
-    if (s >= 300 && s < 400) return { ...base, code: 'WEBHOOK_REDIRECT', error: `HTTP ${s} to ${res.headers.get('location') ?? '(no location)'}: redirects are not followed; fix the endpoint URL` };
+    if (s >= 300 && s < 400)
+      return {
+        ...base,
+        code: 'WEBHOOK_REDIRECT',
+        error: `HTTP ${s} to ${res.headers.get('location') ?? '(no location)'}: redirects are not followed; fix the endpoint URL`,
+      };
     if (s >= 400 && s < 500) return { ...base, code: 'WEBHOOK_REJECTED', error: `HTTP ${s}${said}` };
     return { ...base, code: 'WEBHOOK_STATUS_OTHER', error: `HTTP ${s}${said}` };
   }
 
-  private record(row: DeliveryRow, result: AttemptResult, out: SendOutcome, durationMs: number, attempted: boolean): void {
+  private record(
+    row: DeliveryRow,
+    result: AttemptResult,
+    out: SendOutcome,
+    durationMs: number,
+    attempted: boolean,
+  ): void {
     const now = this.clock();
     const attempts = row.attempts + (attempted ? 1 : 0);
-    const a = { id: row.id, now, status: out.status, durationMs: Math.round(durationMs), code: out.code, error: out.error?.slice(0, 1000) ?? null };
+    const a = {
+      id: row.id,
+      now,
+      status: out.status,
+      durationMs: Math.round(durationMs),
+      code: out.code,
+      error: out.error?.slice(0, 1000) ?? null,
+    };
     const log = this.o.log;
-    const bound = { deliveryId: row.id, endpoint: row.endpoint, event: row.event, attempts, status: out.status, code: out.code };
+    const bound = {
+      deliveryId: row.id,
+      endpoint: row.endpoint,
+      event: row.event,
+      attempts,
+      status: out.status,
+      code: out.code,
+    };
     let final = result;
     try {
       if (result === 'delivered') {
@@ -267,7 +321,12 @@ export class Dispatcher extends EventEmitter {
         log.debug(bound, 'webhook delivered');
       } else if (result === 'retry' && now >= row.expires_at) {
         final = 'dead';
-        this.o.outbox.markDead({ ...a, code: 'WEBHOOK_EXPIRED', error: `retries stopped after ${this.s.maxAgeHours} h; last: ${a.error ?? out.code}`, attempted });
+        this.o.outbox.markDead({
+          ...a,
+          code: 'WEBHOOK_EXPIRED',
+          error: `retries stopped after ${this.s.maxAgeHours} h; last: ${a.error ?? out.code}`,
+          attempted,
+        });
         log.error({ ...bound, code: 'WEBHOOK_EXPIRED' }, 'webhook delivery expired (dead; redeliver from the API)');
       } else if (result === 'retry') {
         const backoff = webhookRetryDelayMs(attempts, this.s.retryBaseMs, this.s.retryMaxMs, this.random);
@@ -280,12 +339,23 @@ export class Dispatcher extends EventEmitter {
       }
     } catch (err) {
       // The lease keeps the row pending: it is tried again once the lease ends.
-      log.error({ ...bound, err: { message: (err as Error).message } }, 'cannot record a webhook attempt; it will be repeated');
+      log.error(
+        { ...bound, err: { message: (err as Error).message } },
+        'cannot record a webhook attempt; it will be repeated',
+      );
       return;
     }
     this.o.metrics.webhookDeliveries.inc({ result: final });
-    if (out.code) this.o.metrics.webhookFailures.inc({ reason: final === 'dead' && result === 'retry' ? 'WEBHOOK_EXPIRED' : out.code });
-    const event: AttemptEvent = { delivery: this.o.outbox.get(row.id) ?? row, result: final, status: out.status, code: out.code };
+    if (out.code)
+      this.o.metrics.webhookFailures.inc({
+        reason: final === 'dead' && result === 'retry' ? 'WEBHOOK_EXPIRED' : out.code,
+      });
+    const event: AttemptEvent = {
+      delivery: this.o.outbox.get(row.id) ?? row,
+      result: final,
+      status: out.status,
+      code: out.code,
+    };
     this.emit('attempt', event);
   }
 

@@ -8,11 +8,28 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Extraction } from '../extract/types.ts';
 import type { RecordedEvent, ReservationRow } from '../store/index.ts';
 
-export const WEBHOOK_EVENTS = ['reservation.new', 'reservation.change', 'reservation.cancel', 'reservation.request'] as const;
+export const WEBHOOK_EVENTS = [
+  'reservation.new',
+  'reservation.change',
+  'reservation.cancel',
+  'reservation.request',
+] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 
 /** The reservation fields a webhook carries, named as in the extraction JSON. */
-type ReservationFields = 'visitDate' | 'visitTime' | 'partySize' | 'guestName' | 'guestNameKana' | 'phone' | 'course' | 'seats' | 'notes' | 'storeName' | 'needsReview' | 'reviewReasons';
+type ReservationFields =
+  | 'visitDate'
+  | 'visitTime'
+  | 'partySize'
+  | 'guestName'
+  | 'guestNameKana'
+  | 'phone'
+  | 'course'
+  | 'seats'
+  | 'notes'
+  | 'storeName'
+  | 'needsReview'
+  | 'reviewReasons';
 
 /** The reservation as it stands after the event (the state a receiver should mirror). */
 export interface WebhookReservation extends Pick<Extraction, ReservationFields> {
@@ -62,7 +79,11 @@ export function idempotencyKey(e: {
   /** The extraction, for events recorded by a replay with a changed extraction. */
   revision?: Extraction | null;
 }): string {
-  const identity = e.messageId ? `mid:${e.messageId}` : e.contentHash ? `sha256:${e.contentHash}` : `spool:${e.spoolId}`;
+  const identity = e.messageId
+    ? `mid:${e.messageId}`
+    : e.contentHash
+      ? `sha256:${e.contentHash}`
+      : `spool:${e.spoolId}`;
   const parts = ['ota-inbound/1', identity, e.source, e.reservationId, e.event];
   if (e.revision) parts.push(`revision:${createHash('sha256').update(JSON.stringify(e.revision)).digest('hex')}`);
   return createHash('sha256').update(parts.join('\0')).digest('hex');
@@ -101,7 +122,11 @@ export function buildPayload(id: string, e: RecordedEvent, reservation: Reservat
     reservation: webhookReservation(reservation),
     store: e.row.store,
     source: reservation.source,
-    message: { spoolId: e.row.id, messageId: e.outcome.messageId, receivedAt: new Date(e.row.received_at).toISOString() },
+    message: {
+      spoolId: e.row.id,
+      messageId: e.outcome.messageId,
+      receivedAt: new Date(e.row.received_at).toISOString(),
+    },
     extraction: x,
   };
 }

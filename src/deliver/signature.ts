@@ -17,7 +17,9 @@ export function computeSignature(secret: string, timestamp: number, body: string
 
 /** The `X-OTA-Signature` header value for a body, signed with every given secret (current first). */
 export function signatureHeader(secrets: readonly string[], timestamp: number, body: string): string {
-  return [`t=${timestamp}`, ...secrets.map((s) => `${SIGNATURE_SCHEME}=${computeSignature(s, timestamp, body)}`)].join(',');
+  return [`t=${timestamp}`, ...secrets.map((s) => `${SIGNATURE_SCHEME}=${computeSignature(s, timestamp, body)}`)].join(
+    ',',
+  );
 }
 
 /** Splits a signature header into its timestamp and v1 signatures. */
@@ -40,7 +42,13 @@ export function parseSignatureHeader(header: string): { timestamp: number | null
  * header's v1 signatures matches the body under `secret` and the timestamp is
  * within `toleranceSeconds` of `now` (ms).
  */
-export function verifySignature(opts: { header: string; body: string; secret: string; now?: number; toleranceSeconds?: number }): boolean {
+export function verifySignature(opts: {
+  header: string;
+  body: string;
+  secret: string;
+  now?: number;
+  toleranceSeconds?: number;
+}): boolean {
   const { timestamp, signatures } = parseSignatureHeader(opts.header);
   if (timestamp === null || signatures.length === 0) return false;
   const now = Math.floor((opts.now ?? Date.now()) / 1000);

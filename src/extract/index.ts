@@ -23,9 +23,23 @@ import type {
   Source,
   VerificationMeta,
 } from './types.ts';
-import { parseDateTime, parseName, parsePartySize, parsePhone, parseReservationId, parseText, splitChange } from './values.ts';
+import {
+  parseDateTime,
+  parseName,
+  parsePartySize,
+  parsePhone,
+  parseReservationId,
+  parseText,
+  splitChange,
+} from './values.ts';
 
-export { loadSiteDefinitions, validateSiteDefinition, SiteDefinitionError, GENERIC_LABELS, EVENT_PRECEDENCE } from './sites.ts';
+export {
+  loadSiteDefinitions,
+  validateSiteDefinition,
+  SiteDefinitionError,
+  GENERIC_LABELS,
+  EVENT_PRECEDENCE,
+} from './sites.ts';
 export { parsePartySize, parsePhone, parseName, parseDateTime, splitChange, parseReservationId } from './values.ts';
 export { scanLabels, splitLabelLine } from './labels.ts';
 export { SOURCES, KINDS, EVENTS, LABEL_FIELDS, REQUIRABLE_FIELDS } from './types.ts';
@@ -131,7 +145,12 @@ export function extract(parsed: ParsedMessage, sites: readonly SiteDefinition[],
 
   const source = site.source as Source;
   if (site.verification && markersMatch(site.verification, subject, body)) {
-    meta.verification = verification(site.verification.codePatterns, site.verification.urlPatterns, parsed.subject, lines);
+    meta.verification = verification(
+      site.verification.codePatterns,
+      site.verification.urlPatterns,
+      parsed.subject,
+      lines,
+    );
     return { extraction: emptyExtraction('verification', source), meta };
   }
   if (site.digest && markersMatch(site.digest, subject, body)) {
@@ -189,7 +208,12 @@ function senderMatches(site: CompiledSite, from: MailAddress | null): boolean {
   return site.domains.some((d) => domain === d || domain.endsWith('.' + d));
 }
 
-function identifySite(sites: CompiledSite[], parsed: ParsedMessage, subject: string, body: string): CompiledSite | null {
+function identifySite(
+  sites: CompiledSite[],
+  parsed: ParsedMessage,
+  subject: string,
+  body: string,
+): CompiledSite | null {
   let best: CompiledSite | null = null;
   let bestScore = 0;
   for (const site of sites) {
@@ -225,7 +249,12 @@ function firstGroup(patterns: RegExp[], texts: readonly string[]): string | null
   return null;
 }
 
-function verification(codePatterns: RegExp[], urlPatterns: RegExp[], subject: string, lines: string[]): VerificationMeta {
+function verification(
+  codePatterns: RegExp[],
+  urlPatterns: RegExp[],
+  subject: string,
+  lines: string[],
+): VerificationMeta {
   return { code: firstGroup(codePatterns, [subject, ...lines]), url: firstGroup(urlPatterns, lines) };
 }
 
@@ -247,7 +276,12 @@ function digest(countPatterns: RegExp[], subject: string, lines: string[], refer
 
 type Value = string | number | null;
 
-function extractReservation(site: CompiledSite, event: ReservationEvent | null, lines: string[], reference: Date): Extraction {
+function extractReservation(
+  site: CompiledSite,
+  event: ReservationEvent | null,
+  lines: string[],
+  reference: Date,
+): Extraction {
   const raw = scanLabels(lines, site.labels);
   if (raw.main.reservationId === undefined && site.bookingIdPatterns.length > 0) {
     const id = firstGroup(site.bookingIdPatterns, lines);
@@ -348,10 +382,20 @@ function extractReservation(site: CompiledSite, event: ReservationEvent | null, 
   const seats = text('seats');
   const notes = text('notes');
   const storeName = text('storeName');
-  if (reservationIdRaw.from !== undefined) noteChange('reservationId', parseReservationId(reservationIdRaw.from), reservationId);
+  if (reservationIdRaw.from !== undefined)
+    noteChange('reservationId', parseReservationId(reservationIdRaw.from), reservationId);
 
   const values: Record<RequirableField, Value> = {
-    reservationId, visitDate, visitTime, partySize, guestName, guestNameKana, phone, course, seats, storeName,
+    reservationId,
+    visitDate,
+    visitTime,
+    partySize,
+    guestName,
+    guestNameKana,
+    phone,
+    course,
+    seats,
+    storeName,
   };
   if (event === null) reasons.unshift('unknown:event');
   const optional = event !== null ? site.optionalFields[event] : undefined;

@@ -15,9 +15,39 @@ const MAX_LABEL_CHARS = 24;
 /** A value continues over at most this many following lines (notes wrapped at 36 columns). */
 const MAX_CONTINUATION_LINES = 10;
 // Decorations in front of a label.
-const BULLETS = new Set(['■', '□', '◆', '◇', '●', '○', '・', '*', '-', '▼', '▽', '◎', '★', '☆', '▶', '►', '>', '+', '#', '|']);
+const BULLETS = new Set([
+  '■',
+  '□',
+  '◆',
+  '◇',
+  '●',
+  '○',
+  '・',
+  '*',
+  '-',
+  '▼',
+  '▽',
+  '◎',
+  '★',
+  '☆',
+  '▶',
+  '►',
+  '>',
+  '+',
+  '#',
+  '|',
+]);
 const CLOSING_BRACKET: Record<string, string> = {
-  '【': '】', '[': ']', '<': '>', '《': '》', '≪': '≫', '〈': '〉', '『': '』', '「': '」', '〔': '〕', '(': ')',
+  '【': '】',
+  '[': ']',
+  '<': '>',
+  '《': '》',
+  '≪': '≫',
+  '〈': '〉',
+  '『': '』',
+  '「': '」',
+  '〔': '〕',
+  '(': ')',
 };
 
 export type Section = 'main' | 'before';
@@ -37,7 +67,8 @@ export interface SplitLine {
 /** Splits one line into label and value; null when the line has no label shape. */
 export function splitLabelLine(line: string): SplitLine | null {
   let start = 0;
-  while (start < line.length && (line[start] === ' ' || line[start] === '\t' || BULLETS.has(line[start] as string))) start++;
+  while (start < line.length && (line[start] === ' ' || line[start] === '\t' || BULLETS.has(line[start] as string)))
+    start++;
   if (start >= line.length) return null;
   const first = line[start] as string;
   const closing = CLOSING_BRACKET[first];
@@ -66,7 +97,18 @@ function isBlankOrRule(line: string): boolean {
   if (t === '') return true;
   if (t.length < 4) return false;
   const c = t[0];
-  if (c !== '━' && c !== '-' && c !== '=' && c !== '─' && c !== '*' && c !== '_' && c !== '~' && c !== '・' && c !== '■') return false;
+  if (
+    c !== '━' &&
+    c !== '-' &&
+    c !== '=' &&
+    c !== '─' &&
+    c !== '*' &&
+    c !== '_' &&
+    c !== '~' &&
+    c !== '・' &&
+    c !== '■'
+  )
+    return false;
   for (let i = 1; i < t.length; i++) if (t[i] !== c) return false;
   return true;
 }

@@ -26,8 +26,20 @@ export class SiteDefinitionError extends Error {
 const SOURCE_ID = /^[a-z][a-z0-9_-]{0,31}$/;
 const DOMAIN = /^[a-z0-9-]+(\.[a-z0-9-]+)+$/;
 const TOP_LEVEL_KEYS = new Set([
-  '$comment', 'source', 'name', 'senders', 'dkimDomains', 'markers', 'events', 'digest', 'verification',
-  'labels', 'ignoreLabels', 'bookingIdPatterns', 'patterns', 'optionalFields',
+  '$comment',
+  'source',
+  'name',
+  'senders',
+  'dkimDomains',
+  'markers',
+  'events',
+  'digest',
+  'verification',
+  'labels',
+  'ignoreLabels',
+  'bookingIdPatterns',
+  'patterns',
+  'optionalFields',
 ]);
 // A group that contains a quantifier and is itself quantified — `(a+)+`,
 // `(\w*x)*` — is the classic catastrophic-backtracking shape. Site regexes run
@@ -49,7 +61,9 @@ export function loadSiteDefinitions(dirs: string[]): SiteDefinition[] {
   for (const dir of dirs) {
     let names: string[];
     try {
-      names = readdirSync(dir).filter((n) => n.endsWith('.json')).sort();
+      names = readdirSync(dir)
+        .filter((n) => n.endsWith('.json'))
+        .sort();
     } catch (err) {
       throw new SiteDefinitionError(dir, [`cannot read directory (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
     }
@@ -93,7 +107,9 @@ export function validateSiteDefinition(data: unknown, file: string): SiteDefinit
     problems.push('senders: must be an object with "addresses" and/or "domains"');
   } else {
     checkKeys(data.senders, 'senders', ['addresses', 'domains'], problems);
-    checkStrings(data.senders.addresses, 'senders.addresses', problems, (s) => s.includes('@') ? null : 'must be an e-mail address');
+    checkStrings(data.senders.addresses, 'senders.addresses', problems, (s) =>
+      s.includes('@') ? null : 'must be an e-mail address',
+    );
     checkStrings(data.senders.domains, 'senders.domains', problems, domainProblem);
     if (data.senders.addresses === undefined && data.senders.domains === undefined) {
       problems.push('senders: needs "addresses" or "domains"');
@@ -136,7 +152,8 @@ export function validateSiteDefinition(data: unknown, file: string): SiteDefinit
         if (!isObject(p)) return problems.push(`${at}: must be an object with "regex" and "fields"`);
         checkKeys(p, at, ['regex', 'flags', 'fields'], problems);
         const flags = p.flags === undefined ? '' : p.flags;
-        if (typeof flags !== 'string' || !/^[imsu]*$/.test(flags)) problems.push(`${at}.flags: only i, m, s and u are allowed`);
+        if (typeof flags !== 'string' || !/^[imsu]*$/.test(flags))
+          problems.push(`${at}.flags: only i, m, s and u are allowed`);
         const groups = regexProblems(p.regex, `${at}.regex`, problems, typeof flags === 'string' ? flags : '');
         if (!isObject(p.fields) || Object.keys(p.fields).length === 0) {
           problems.push(`${at}.fields: must map field names to capture group numbers`);
@@ -161,7 +178,9 @@ export function validateSiteDefinition(data: unknown, file: string): SiteDefinit
       checkKeys(data.optionalFields, 'optionalFields', EVENTS, problems);
       for (const event of EVENTS) {
         checkStrings(data.optionalFields[event], `optionalFields.${event}`, problems, (s) =>
-          (REQUIRABLE_FIELDS as readonly string[]).includes(s) ? null : `"${s}" is not one of ${REQUIRABLE_FIELDS.join(', ')}`,
+          (REQUIRABLE_FIELDS as readonly string[]).includes(s)
+            ? null
+            : `"${s}" is not one of ${REQUIRABLE_FIELDS.join(', ')}`,
         );
       }
     }
@@ -287,41 +306,182 @@ export const EVENT_PRECEDENCE: ReservationEvent[] = ['cancel', 'change', 'reques
  */
 export const GENERIC_LABELS: Record<LabelField, string[]> = {
   reservationId: [
-    '予約番号', 'ご予約番号', '予約依頼番号', '受付番号', '予約受付番号', '予約ID', '予約No', '予約No.',
-    '予約コード', '申込番号', 'お申込番号', 'Confirmation #', 'Confirmation', 'Confirmation number',
-    'Confirmation no.', 'Reservation ID', 'Reservation number', 'Booking ID',
+    '予約番号',
+    'ご予約番号',
+    '予約依頼番号',
+    '受付番号',
+    '予約受付番号',
+    '予約ID',
+    '予約No',
+    '予約No.',
+    '予約コード',
+    '申込番号',
+    'お申込番号',
+    'Confirmation #',
+    'Confirmation',
+    'Confirmation number',
+    'Confirmation no.',
+    'Reservation ID',
+    'Reservation number',
+    'Booking ID',
   ],
   visitDate: [
-    '来店日時', 'ご来店日時', '来店日', 'ご来店日', '来店予定日', 'ご来店予定日', '来店予定日時', 'ご来店予定日時',
-    '利用日時', 'ご利用日時', '利用日', 'ご利用日', '予約日時', 'ご予約日時', '予約日', 'ご予約日', '日付', '日時',
-    '予約日程', 'Date', 'Date/Time', 'Date and time', 'When',
+    '来店日時',
+    'ご来店日時',
+    '来店日',
+    'ご来店日',
+    '来店予定日',
+    'ご来店予定日',
+    '来店予定日時',
+    'ご来店予定日時',
+    '利用日時',
+    'ご利用日時',
+    '利用日',
+    'ご利用日',
+    '予約日時',
+    'ご予約日時',
+    '予約日',
+    'ご予約日',
+    '日付',
+    '日時',
+    '予約日程',
+    'Date',
+    'Date/Time',
+    'Date and time',
+    'When',
   ],
-  visitTime: ['来店時刻', 'ご来店時刻', '来店時間', 'ご来店時間', '時間', '時刻', '開始時間', '開始時刻', '利用時間', 'ご利用時間', 'Time'],
+  visitTime: [
+    '来店時刻',
+    'ご来店時刻',
+    '来店時間',
+    'ご来店時間',
+    '時間',
+    '時刻',
+    '開始時間',
+    '開始時刻',
+    '利用時間',
+    'ご利用時間',
+    'Time',
+  ],
   partySize: [
-    '人数', 'ご利用人数', '利用人数', '予約人数', 'ご予約人数', '来店人数', 'ご来店人数', '人数(合計)', '合計人数',
-    'Party size', 'Party', 'Guests', 'Number of guests', 'Covers',
+    '人数',
+    'ご利用人数',
+    '利用人数',
+    '予約人数',
+    'ご予約人数',
+    '来店人数',
+    'ご来店人数',
+    '人数(合計)',
+    '合計人数',
+    'Party size',
+    'Party',
+    'Guests',
+    'Number of guests',
+    'Covers',
   ],
   adults: ['大人', '大人人数', 'Adults'],
   children: ['子供', '子ども', 'お子様', 'お子さま', '小人', 'Children', 'Kids'],
   guestName: [
-    'お名前', '名前', '氏名', 'ご氏名', '予約者', '予約者名', 'ご予約者', 'ご予約者名', '予約者氏名', '予約者様',
-    '代表者', '代表者名', '代表者氏名', 'お客様名', 'お客様', '利用者名', 'Guest', 'Guest name', 'Name',
+    'お名前',
+    '名前',
+    '氏名',
+    'ご氏名',
+    '予約者',
+    '予約者名',
+    'ご予約者',
+    'ご予約者名',
+    '予約者氏名',
+    '予約者様',
+    '代表者',
+    '代表者名',
+    '代表者氏名',
+    'お客様名',
+    'お客様',
+    '利用者名',
+    'Guest',
+    'Guest name',
+    'Name',
   ],
   guestNameKana: [
-    'フリガナ', 'ふりがな', 'カナ', 'お名前(カナ)', 'お名前(フリガナ)', 'お名前(ふりがな)', '予約者名(カナ)',
-    '予約者名(フリガナ)', '氏名(カナ)', '氏名(フリガナ)', '代表者名(カナ)', '代表者名(フリガナ)',
-    '代表者氏名(カナ)', '代表者氏名(フリガナ)', '予約者氏名(カナ)', '予約者氏名(フリガナ)', 'セイメイ',
+    'フリガナ',
+    'ふりがな',
+    'カナ',
+    'お名前(カナ)',
+    'お名前(フリガナ)',
+    'お名前(ふりがな)',
+    '予約者名(カナ)',
+    '予約者名(フリガナ)',
+    '氏名(カナ)',
+    '氏名(フリガナ)',
+    '代表者名(カナ)',
+    '代表者名(フリガナ)',
+    '代表者氏名(カナ)',
+    '代表者氏名(フリガナ)',
+    '予約者氏名(カナ)',
+    '予約者氏名(フリガナ)',
+    'セイメイ',
   ],
   phone: [
-    '電話番号', 'お電話番号', '電話', 'TEL', '連絡先', '連絡先電話番号', 'ご連絡先', '携帯電話', '携帯電話番号',
-    '予約者電話番号', '代表者電話番号', 'Phone', 'Phone number', 'Telephone',
+    '電話番号',
+    'お電話番号',
+    '電話',
+    'TEL',
+    '連絡先',
+    '連絡先電話番号',
+    'ご連絡先',
+    '携帯電話',
+    '携帯電話番号',
+    '予約者電話番号',
+    '代表者電話番号',
+    'Phone',
+    'Phone number',
+    'Telephone',
   ],
-  course: ['コース', 'コース名', 'ご予約コース', '予約コース', 'プラン', 'プラン名', 'ご予約プラン', '予約プラン', 'Offer', 'Experience'],
-  seats: ['席', 'お席', '座席', '卓', '席タイプ', '席種', 'お席の種類', '席の種類', '座席タイプ', 'Seating', 'Seating area', 'Table'],
+  course: [
+    'コース',
+    'コース名',
+    'ご予約コース',
+    '予約コース',
+    'プラン',
+    'プラン名',
+    'ご予約プラン',
+    '予約プラン',
+    'Offer',
+    'Experience',
+  ],
+  seats: [
+    '席',
+    'お席',
+    '座席',
+    '卓',
+    '席タイプ',
+    '席種',
+    'お席の種類',
+    '席の種類',
+    '座席タイプ',
+    'Seating',
+    'Seating area',
+    'Table',
+  ],
   notes: [
-    'ご要望', '要望', '備考', 'ご要望・備考', '要望・備考', 'ご要望/備考', '備考欄', 'お店へのリクエスト', 'お店への要望',
-    'リクエスト', 'ご質問・ご要望', 'お客様からのご要望', 'メッセージ', '連絡事項', 'Special requests', 'Notes',
-    'Guest notes', 'Requests',
+    'ご要望',
+    '要望',
+    '備考',
+    'ご要望・備考',
+    '要望・備考',
+    'ご要望/備考',
+    '備考欄',
+    'お店へのリクエスト',
+    'お店への要望',
+    'リクエスト',
+    'ご質問・ご要望',
+    'お客様からのご要望',
+    'メッセージ',
+    '連絡事項',
+    'Special requests',
+    'Notes',
+    'Guest notes',
+    'Requests',
   ],
   storeName: ['店舗名', '店舗', '店名', '予約店舗', 'ご予約店舗', 'お店', 'Restaurant'],
 };
@@ -377,7 +537,10 @@ function compileSite(def: SiteDefinition): CompiledSite {
     addresses: new Set((def.senders.addresses ?? []).map((a) => a.toLowerCase())),
     domains: (def.senders.domains ?? []).map((d) => d.toLowerCase()),
     markers: markers(def.markers),
-    events: EVENT_PRECEDENCE.filter((e) => def.events?.[e]).map((event) => ({ event, markers: markers(def.events?.[event]) })),
+    events: EVENT_PRECEDENCE.filter((e) => def.events?.[e]).map((event) => ({
+      event,
+      markers: markers(def.events?.[event]),
+    })),
     digest: def.digest ? { ...markers(def.digest), countPatterns: regexes(def.digest.countPatterns) } : null,
     verification: def.verification
       ? {

@@ -143,7 +143,9 @@ export interface MarkerSet {
 export interface SitePattern {
   regex: string;
   flags?: string;
-  fields: Partial<Record<'reservationId' | 'visitDate' | 'visitTime' | 'partySize' | 'guestName' | 'storeName', number>>;
+  fields: Partial<
+    Record<'reservationId' | 'visitDate' | 'visitTime' | 'partySize' | 'guestName' | 'storeName', number>
+  >;
 }
 
 /**

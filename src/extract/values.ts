@@ -43,7 +43,8 @@ export function parseDateTime(raw: string, reference: Date): ParsedDateTime {
 const TOTAL = /(\d{1,3}) ?(?:名|人|様|people|persons|guests|pax|covers)/i;
 const FIRST_NUMBER = /\d{1,3}/;
 const ADULTS = /(?:大人|adults?) ?:? ?(\d{1,3})/gi;
-const CHILDREN = /(?:子供|子ども|こども|お子様|お子さま|小人|幼児|乳児|未就学児|小学生|children|child|kids?) ?:? ?(\d{1,3})/gi;
+const CHILDREN =
+  /(?:子供|子ども|こども|お子様|お子さま|小人|幼児|乳児|未就学児|小学生|children|child|kids?) ?:? ?(\d{1,3})/gi;
 
 /**
  * Total party size. `大人2名 子供1名` = 3. A parenthesised part never
@@ -148,7 +149,22 @@ export function parseReservationId(raw: string): string | null {
 }
 
 // Values that say "nothing" for free-text fields.
-const EMPTY_VALUES = new Set(['', '-', '--', 'ー', 'なし', '特になし', 'ありません', '特にありません', 'none', 'n/a', 'na', '無し', '未記入', '指定なし']);
+const EMPTY_VALUES = new Set([
+  '',
+  '-',
+  '--',
+  'ー',
+  'なし',
+  '特になし',
+  'ありません',
+  '特にありません',
+  'none',
+  'n/a',
+  'na',
+  '無し',
+  '未記入',
+  '指定なし',
+]);
 
 /** Free text (course, seats, notes, store name): trimmed, null when it says "none". */
 export function parseText(raw: string): string | null {

@@ -61,7 +61,7 @@ export const deliverySchema: JsonSchema = {
   properties: {
     id: str,
     event: { type: 'string', enum: [...WEBHOOK_EVENTS] },
-    endpoint: { type: 'string', description: "`default` (webhook.url) or `store:<id>` (webhook.storeUrls)." },
+    endpoint: { type: 'string', description: '`default` (webhook.url) or `store:<id>` (webhook.storeUrls).' },
     state: { type: 'string', enum: [...DELIVERY_STATES] },
     attempts: { type: 'integer' },
     nextAttemptAt: { ...ntime, description: 'Set while pending.' },
@@ -82,7 +82,10 @@ export const deliverySchema: JsonSchema = {
 
 export const deliveryDetailSchema: JsonSchema = {
   ...deliverySchema,
-  properties: { ...(deliverySchema.properties as object), payload: { ...freeObject, description: 'The exact JSON body sent (webhook payload).' } },
+  properties: {
+    ...(deliverySchema.properties as object),
+    payload: { ...freeObject, description: 'The exact JSON body sent (webhook payload).' },
+  },
 };
 
 export const eventSchema: JsonSchema = {
@@ -134,12 +137,31 @@ export const messageDetailSchema: JsonSchema = {
     ...(messageSchema.properties as object),
     envelope: {
       type: 'object',
-      properties: { mailFrom: nstr, rcptTo: { type: 'array', items: str }, clientIp: str, helo: nstr, tls: { type: ['object', 'null'], additionalProperties: true } },
+      properties: {
+        mailFrom: nstr,
+        rcptTo: { type: 'array', items: str },
+        clientIp: str,
+        helo: nstr,
+        tls: { type: ['object', 'null'], additionalProperties: true },
+      },
     },
     contentHash: nstr,
-    extraction: { type: ['object', 'null'], additionalProperties: true, description: 'Extraction JSON (DESIGN.md §4).' },
-    meta: { type: ['object', 'null'], additionalProperties: true, description: 'Parser metadata: subject, from, forwarding, digest / verification details, warnings.' },
-    auth: { type: ['object', 'null'], additionalProperties: true, description: 'Sender authentication: SPF, DKIM, DMARC and ARC results and the verdict for the claimed site (docs/security.md). Null until processed.' },
+    extraction: {
+      type: ['object', 'null'],
+      additionalProperties: true,
+      description: 'Extraction JSON (DESIGN.md §4).',
+    },
+    meta: {
+      type: ['object', 'null'],
+      additionalProperties: true,
+      description: 'Parser metadata: subject, from, forwarding, digest / verification details, warnings.',
+    },
+    auth: {
+      type: ['object', 'null'],
+      additionalProperties: true,
+      description:
+        'Sender authentication: SPF, DKIM, DMARC and ARC results and the verdict for the claimed site (docs/security.md). Null until processed.',
+    },
     rawAvailable: { type: 'boolean' },
     events: { type: 'array', items: eventSchema },
     deliveries: { type: 'array', items: deliverySchema },
@@ -149,14 +171,30 @@ export const messageDetailSchema: JsonSchema = {
 const list = (item: JsonSchema): JsonSchema => ({
   type: 'object',
   required: ['items', 'nextCursor'],
-  properties: { items: { type: 'array', items: item }, nextCursor: { ...nstr, description: 'Pass as `cursor` for the next page; null on the last page.' } },
+  properties: {
+    items: { type: 'array', items: item },
+    nextCursor: { ...nstr, description: 'Pass as `cursor` for the next page; null on the last page.' },
+  },
 });
 
-const errors = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema, 410: errorSchema, 500: errorSchema };
+const errors = {
+  400: errorSchema,
+  401: errorSchema,
+  403: errorSchema,
+  404: errorSchema,
+  409: errorSchema,
+  410: errorSchema,
+  500: errorSchema,
+};
 const idParam = (description: string, type: 'string' | 'integer' = 'string'): JsonSchema => ({
   type: 'object',
   required: ['id'],
-  properties: { id: type === 'integer' ? { type: 'integer', minimum: 1, description } : { type: 'string', maxLength: 100, description } },
+  properties: {
+    id:
+      type === 'integer'
+        ? { type: 'integer', minimum: 1, description }
+        : { type: 'string', maxLength: 100, description },
+  },
 });
 
 /** Route schemas (fastify) with the OpenAPI extras `summary`, `tags`, `produces`. */
@@ -175,7 +213,12 @@ export const schemas = {
         needsReview: { type: 'boolean' },
         visitFrom: { type: 'string', pattern: DATE_RE, description: 'Visit date from (YYYY-MM-DD, inclusive).' },
         visitTo: { type: 'string', pattern: DATE_RE, description: 'Visit date to (YYYY-MM-DD, inclusive).' },
-        q: { type: 'string', minLength: 1, maxLength: 100, description: 'Guest name (kanji or kana, spaces ignored), reservation id, or phone digits; partial match.' },
+        q: {
+          type: 'string',
+          minLength: 1,
+          maxLength: 100,
+          description: 'Guest name (kanji or kana, spaces ignored), reservation id, or phone digits; partial match.',
+        },
       },
     },
     response: { 200: list(reservationSchema), ...errors },
@@ -184,7 +227,13 @@ export const schemas = {
     summary: 'One reservation with its event history and deliveries',
     tags: ['reservations'],
     params: idParam('Reservation row id', 'integer'),
-    response: { 200: { ...reservationSchema, properties: { ...(reservationSchema.properties as object), events: { type: 'array', items: eventSchema } } }, ...errors },
+    response: {
+      200: {
+        ...reservationSchema,
+        properties: { ...(reservationSchema.properties as object), events: { type: 'array', items: eventSchema } },
+      },
+      ...errors,
+    },
   },
   listMessages: {
     summary: 'Messages, newest first',
@@ -199,7 +248,11 @@ export const schemas = {
         source: { type: 'string', enum: [...SOURCES] },
         store: { type: 'string', maxLength: 64 },
         event: { type: 'string', enum: [...EVENTS] },
-        reason: { type: 'string', maxLength: 64, description: 'Error code of failed / dead messages (e.g. PARSE_TIMEOUT).' },
+        reason: {
+          type: 'string',
+          maxLength: 64,
+          description: 'Error code of failed / dead messages (e.g. PARSE_TIMEOUT).',
+        },
         handled: { type: 'boolean', description: 'Marked handled by a person (true) or not yet (false).' },
         receivedFrom: { type: 'string', format: 'date-time' },
         receivedTo: { type: 'string', format: 'date-time' },

@@ -39,7 +39,6 @@ export class ApiError extends Error {
   }
 }
 
-
 // Cursors: the last row's sort key, base64url JSON. Opaque to clients.
 function encodeCursor(after: (string | number)[] | null): string | null {
   return after ? Buffer.from(JSON.stringify(after)).toString('base64url') : null;
@@ -53,7 +52,8 @@ function decodeCursor(cursor: string | undefined, shape: readonly ('string' | 'n
   } catch {
     v = null;
   }
-  if (!Array.isArray(v) || v.length !== shape.length || v.some((x, i) => typeof x !== shape[i])) throw new ApiError(400, 'INVALID_CURSOR', 'cursor is not one this API returned');
+  if (!Array.isArray(v) || v.length !== shape.length || v.some((x, i) => typeof x !== shape[i]))
+    throw new ApiError(400, 'INVALID_CURSOR', 'cursor is not one this API returned');
   return v as (string | number)[];
 }
 
@@ -166,26 +166,43 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
       });
 
       api.setErrorHandler((err: FastifyError | ApiError, req, reply: FastifyReply) => {
-        if (err instanceof ApiError) return reply.code(err.status).send({ error: { code: err.code, message: err.message } });
-        if ((err).validation) return reply.code(400).send({ error: { code: 'INVALID_REQUEST', message: err.message } });
-        const status = (err).statusCode ?? 500;
-        if (status < 500) return reply.code(status).send({ error: { code: (err).code ?? 'BAD_REQUEST', message: err.message } });
-        req.log.error({ code: errorCode(err), url: req.routeOptions.url, err: { message: err.message } }, 'API request failed');
+        if (err instanceof ApiError)
+          return reply.code(err.status).send({ error: { code: err.code, message: err.message } });
+        if (err.validation) return reply.code(400).send({ error: { code: 'INVALID_REQUEST', message: err.message } });
+        const status = err.statusCode ?? 500;
+        if (status < 500)
+          return reply.code(status).send({ error: { code: err.code ?? 'BAD_REQUEST', message: err.message } });
+        req.log.error(
+          { code: errorCode(err), url: req.routeOptions.url, err: { message: err.message } },
+          'API request failed',
+        );
         return reply.code(500).send({ error: { code: 'INTERNAL', message: 'internal error (logged)' } });
       });
-      api.setNotFoundHandler((req, reply) => reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?', 1)[0]}` } }));
+      api.setNotFoundHandler((req, reply) =>
+        reply
+          .code(404)
+          .send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?', 1)[0]}` } }),
+      );
 
       api.get('/openapi.json', { schema: schemas.openapi }, async () => openapi.document());
 
-      api.get<{ Querystring: { limit: number; cursor?: string; store?: string; source?: string; status?: string; needsReview?: boolean; visitFrom?: string; visitTo?: string; q?: string } }>(
-        '/reservations',
-        { schema: schemas.listReservations },
-        async (req) => {
-          const { limit, cursor, ...f } = req.query;
-          const page = q.reservations(f, limit, decodeCursor(cursor, ['number']));
-          return { items: page.rows.map(reservationJson), nextCursor: encodeCursor(page.after) };
-        },
-      );
+      api.get<{
+        Querystring: {
+          limit: number;
+          cursor?: string;
+          store?: string;
+          source?: string;
+          status?: string;
+          needsReview?: boolean;
+          visitFrom?: string;
+          visitTo?: string;
+          q?: string;
+        };
+      }>('/reservations', { schema: schemas.listReservations }, async (req) => {
+        const { limit, cursor, ...f } = req.query;
+        const page = q.reservations(f, limit, decodeCursor(cursor, ['number']));
+        return { items: page.rows.map(reservationJson), nextCursor: encodeCursor(page.after) };
+      });
 
       api.get<{ Params: { id: number } }>('/reservations/:id', { schema: schemas.getReservation }, async (req) => {
         const r = q.reservation(req.params.id);
@@ -196,11 +213,27 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
       });
 
       api.get<{
-        Querystring: { limit: number; cursor?: string; state?: string; kind?: string; source?: string; store?: string; event?: string; reason?: string; handled?: boolean; receivedFrom?: string; receivedTo?: string };
+        Querystring: {
+          limit: number;
+          cursor?: string;
+          state?: string;
+          kind?: string;
+          source?: string;
+          store?: string;
+          event?: string;
+          reason?: string;
+          handled?: boolean;
+          receivedFrom?: string;
+          receivedTo?: string;
+        };
       }>('/messages', { schema: schemas.listMessages }, async (req) => {
         const { limit, cursor, receivedFrom, receivedTo, ...f } = req.query;
         const page = q.messages(
-          { ...f, receivedFrom: receivedFrom ? Date.parse(receivedFrom) : undefined, receivedTo: receivedTo ? Date.parse(receivedTo) : undefined },
+          {
+            ...f,
+            receivedFrom: receivedFrom ? Date.parse(receivedFrom) : undefined,
+            receivedTo: receivedTo ? Date.parse(receivedTo) : undefined,
+          },
           limit,
           decodeCursor(cursor, ['number', 'string']),
         );
@@ -213,7 +246,13 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
         const deliveries = q.deliveriesOfMessage(m.id);
         return {
           ...messageJson(m),
-          envelope: { mailFrom: m.mail_from, rcptTo: parseJson<string[]>(m.rcpt_to) ?? [], clientIp: m.client_ip, helo: m.helo, tls: parseJson<object>(m.tls) },
+          envelope: {
+            mailFrom: m.mail_from,
+            rcptTo: parseJson<string[]>(m.rcpt_to) ?? [],
+            clientIp: m.client_ip,
+            helo: m.helo,
+            tls: parseJson<object>(m.tls),
+          },
           contentHash: m.content_hash,
           extraction: parseJson<object>(m.extraction),
           meta: parseJson<object>(m.meta),
@@ -226,13 +265,19 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
 
       api.get<{ Params: { id: string } }>('/messages/:id/raw', { schema: schemas.getRaw }, async (req, reply) => {
         const m = mustMessage(req.params.id);
-        if (m.raw_purged_at !== null) throw new ApiError(410, 'RAW_PURGED', `the raw message was purged at ${iso(m.raw_purged_at)} (retention.rawDays)`);
+        if (m.raw_purged_at !== null)
+          throw new ApiError(
+            410,
+            'RAW_PURGED',
+            `the raw message was purged at ${iso(m.raw_purged_at)} (retention.rawDays)`,
+          );
         let raw: Buffer;
         try {
           raw = await deps.readRaw(m);
         } catch (err) {
           const code = errorCode(err);
-          if (code === 'SPOOL_MISSING' || code === 'SPOOL_CORRUPT') throw new ApiError(410, code, (err as Error).message);
+          if (code === 'SPOOL_MISSING' || code === 'SPOOL_CORRUPT')
+            throw new ApiError(410, code, (err as Error).message);
           throw err;
         }
         return reply
@@ -244,7 +289,8 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
 
       api.post<{ Params: { id: string } }>('/messages/:id/replay', { schema: schemas.replay }, async (req, reply) => {
         const m = mustMessage(req.params.id);
-        if (m.raw_purged_at !== null) throw new ApiError(409, 'RAW_PURGED', 'the raw message was purged; it cannot be processed again');
+        if (m.raw_purged_at !== null)
+          throw new ApiError(409, 'RAW_PURGED', 'the raw message was purged; it cannot be processed again');
         q.replay(m.id);
         req.log.info({ spoolId: m.id, previousState: m.state }, 'message queued for replay by an operator');
         deps.wakePipeline();
@@ -253,20 +299,27 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
 
       api.post<{ Params: { id: string } }>('/messages/:id/handled', { schema: schemas.handled }, async (req) => {
         const m = mustMessage(req.params.id);
-        if (m.state === 'pending' || m.state === 'failed') throw new ApiError(409, 'NOT_SETTLED', `message is ${m.state}: wait for processing to finish`);
+        if (m.state === 'pending' || m.state === 'failed')
+          throw new ApiError(409, 'NOT_SETTLED', `message is ${m.state}: wait for processing to finish`);
         q.markHandled(m.id, clock());
         return { message: messageJson(q.message(m.id)!) };
       });
 
-      api.get<{ Querystring: { limit: number; cursor?: string; state?: string; endpoint?: string; event?: string; reservation?: number; message?: string } }>(
-        '/deliveries',
-        { schema: schemas.listDeliveries },
-        async (req) => {
-          const { limit, cursor, ...f } = req.query;
-          const page = q.deliveries(f, limit, decodeCursor(cursor, ['number']));
-          return { items: page.rows.map(deliveryJson), nextCursor: encodeCursor(page.after) };
-        },
-      );
+      api.get<{
+        Querystring: {
+          limit: number;
+          cursor?: string;
+          state?: string;
+          endpoint?: string;
+          event?: string;
+          reservation?: number;
+          message?: string;
+        };
+      }>('/deliveries', { schema: schemas.listDeliveries }, async (req) => {
+        const { limit, cursor, ...f } = req.query;
+        const page = q.deliveries(f, limit, decodeCursor(cursor, ['number']));
+        return { items: page.rows.map(deliveryJson), nextCursor: encodeCursor(page.after) };
+      });
 
       api.get<{ Params: { id: string } }>('/deliveries/:id', { schema: schemas.getDelivery }, async (req) => {
         const d = q.delivery(req.params.id);
@@ -274,12 +327,16 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
         return { ...deliveryJson(d), payload: parseJson<object>(d.payload) };
       });
 
-      api.post<{ Params: { id: string } }>('/deliveries/:id/redeliver', { schema: schemas.redeliver }, async (req, reply) => {
-        const r = deps.redeliver(req.params.id);
-        if (r === null) throw new ApiError(404, 'NOT_FOUND', `no delivery ${req.params.id}`);
-        if (r === 'pending') throw new ApiError(409, 'ALREADY_PENDING', 'the delivery is already queued');
-        return reply.code(202).send({ delivery: deliveryJson(r) });
-      });
+      api.post<{ Params: { id: string } }>(
+        '/deliveries/:id/redeliver',
+        { schema: schemas.redeliver },
+        async (req, reply) => {
+          const r = deps.redeliver(req.params.id);
+          if (r === null) throw new ApiError(404, 'NOT_FOUND', `no delivery ${req.params.id}`);
+          if (r === 'pending') throw new ApiError(409, 'ALREADY_PENDING', 'the delivery is already queued');
+          return reply.code(202).send({ delivery: deliveryJson(r) });
+        },
+      );
     },
     { prefix: '/api' },
   );

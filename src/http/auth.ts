@@ -10,7 +10,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 /** Paths under this prefix require authorisation. */
 export const API_PREFIX = '/api/';
 
-export type AuthResult = { ok: true } | { ok: false; status: 401 | 403; code: 'UNAUTHORIZED' | 'FORBIDDEN'; message: string };
+export type AuthResult =
+  { ok: true } | { ok: false; status: 401 | 403; code: 'UNAUTHORIZED' | 'FORBIDDEN'; message: string };
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -33,12 +34,24 @@ export function isLoopback(address: string | undefined): boolean {
 export function checkAuth(req: Pick<FastifyRequest, 'headers' | 'socket'>, token: string | null): AuthResult {
   if (token) {
     const m = /^Bearer[ \t]+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-    if (!m) return { ok: false, status: 401, code: 'UNAUTHORIZED', message: 'missing bearer token (Authorization: Bearer <http.apiToken>)' };
-    if (!timingSafeEqual(digest(m[1]!), digest(token))) return { ok: false, status: 401, code: 'UNAUTHORIZED', message: 'invalid bearer token' };
+    if (!m)
+      return {
+        ok: false,
+        status: 401,
+        code: 'UNAUTHORIZED',
+        message: 'missing bearer token (Authorization: Bearer <http.apiToken>)',
+      };
+    if (!timingSafeEqual(digest(m[1]!), digest(token)))
+      return { ok: false, status: 401, code: 'UNAUTHORIZED', message: 'invalid bearer token' };
     return { ok: true };
   }
   if (isLoopback(req.socket.remoteAddress)) return { ok: true };
-  return { ok: false, status: 403, code: 'FORBIDDEN', message: 'no http.apiToken (OTA_INBOUND_API_TOKEN) is set: the API answers loopback clients only' };
+  return {
+    ok: false,
+    status: 403,
+    code: 'FORBIDDEN',
+    message: 'no http.apiToken (OTA_INBOUND_API_TOKEN) is set: the API answers loopback clients only',
+  };
 }
 
 /** An `onRequest` hook guarding every path under `/api/` (whoever registered the route). */

@@ -121,7 +121,8 @@ function loadStatic(webDir: string): Map<string, StaticFile> {
   add('/', path.join(webDir, 'index.html'));
   const assets = path.join(webDir, 'assets');
   for (const name of fs.readdirSync(assets)) {
-    if (/^[a-z0-9][a-z0-9.-]*$/.test(name) && fs.statSync(path.join(assets, name)).isFile()) add(`/assets/${name}`, path.join(assets, name));
+    if (/^[a-z0-9][a-z0-9.-]*$/.test(name) && fs.statSync(path.join(assets, name)).isFile())
+      add(`/assets/${name}`, path.join(assets, name));
   }
   return files;
 }
@@ -131,7 +132,6 @@ function sendStatic(file: StaticFile, ifNoneMatch: string | undefined, reply: Fa
   if (ifNoneMatch && ifNoneMatch.split(/\s*,\s*/).includes(file.etag)) return reply.code(304).send();
   return reply.header('content-type', file.type).send(file.body);
 }
-
 
 interface SeriesRow {
   store: string | null;
@@ -190,7 +190,11 @@ interface Freshness {
 }
 
 /** Folds the (store, source) rows into one row per key; `seed` keys appear even without mail. */
-function freshnessBy(rows: SeriesRow[], key: (r: SeriesRow) => string | null, seed: readonly string[]): Map<string | null, Freshness> {
+function freshnessBy(
+  rows: SeriesRow[],
+  key: (r: SeriesRow) => string | null,
+  seed: readonly string[],
+): Map<string | null, Freshness> {
   const out = new Map<string | null, Freshness>();
   for (const k of seed) out.set(k, { lastReceivedAt: null, lastImportedAt: null, received24h: 0 });
   for (const r of rows) {
@@ -207,15 +211,33 @@ function freshnessBy(rows: SeriesRow[], key: (r: SeriesRow) => string | null, se
 /** Whole days until expiry, counting a started day (4.2 days left → 5); negative once expired. */
 const daysLeft = (ms: number) => (ms > 0 ? Math.ceil(ms / DAY_MS) : Math.floor(ms / DAY_MS));
 
-const freshnessJson = (f: Freshness) => ({ lastReceivedAt: iso(f.lastReceivedAt), lastImportedAt: iso(f.lastImportedAt), received24h: f.received24h });
+const freshnessJson = (f: Freshness) => ({
+  lastReceivedAt: iso(f.lastReceivedAt),
+  lastImportedAt: iso(f.lastImportedAt),
+  received24h: f.received24h,
+});
 
 function alertJson(a: Alert) {
-  return { name: a.name, key: a.key, severity: a.severity, summary: a.summary, check: a.check, labels: a.labels, since: iso(a.since) };
+  return {
+    name: a.name,
+    key: a.key,
+    severity: a.severity,
+    summary: a.summary,
+    check: a.check,
+    labels: a.labels,
+    since: iso(a.since),
+  };
 }
 
 /** What the review queue shows of one message: the list fields plus why it is there and what to do. */
 function reviewItem(m: MessageRow) {
-  const x = parseJson<{ reviewReasons?: string[]; guestName?: string | null; visitDate?: string | null; visitTime?: string | null; partySize?: number | null }>(m.extraction);
+  const x = parseJson<{
+    reviewReasons?: string[];
+    guestName?: string | null;
+    visitDate?: string | null;
+    visitTime?: string | null;
+    partySize?: number | null;
+  }>(m.extraction);
   const meta = parseJson<{ verification?: { code: string | null; url: string | null } | null }>(m.meta);
   return {
     ...messageJson(m),
@@ -229,17 +251,37 @@ function reviewItem(m: MessageRow) {
   };
 }
 
-const idParam: JsonSchema = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 100, description: 'Spool id' } } };
+const idParam: JsonSchema = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', minLength: 1, maxLength: 100, description: 'Spool id' } },
+};
 const authErrors = { 401: errorSchema, 403: errorSchema };
 /** Route schemas: documentation for the OpenAPI document (responses are serialised as they are). */
 const schemas: Record<'overview' | 'review' | 'text', JsonSchema> = {
-  overview: { summary: 'Dashboard overview: staleness per store and source, hourly counts, backlog, certificate, active alerts', tags: ['dashboard'], response: authErrors },
-  review: { summary: 'Review queue: verification mails, needs-review mails, failed and dead mails (unhandled), with reasons and codes', tags: ['dashboard'], response: authErrors },
+  overview: {
+    summary: 'Dashboard overview: staleness per store and source, hourly counts, backlog, certificate, active alerts',
+    tags: ['dashboard'],
+    response: authErrors,
+  },
+  review: {
+    summary:
+      'Review queue: verification mails, needs-review mails, failed and dead mails (unhandled), with reasons and codes',
+    tags: ['dashboard'],
+    response: authErrors,
+  },
   text: {
     summary: 'Decoded body text of a message (as extraction saw it), for reading beside the extracted fields',
     tags: ['dashboard'],
     params: idParam,
-    response: { ...authErrors, 404: errorSchema, 410: errorSchema, 413: errorSchema, 422: errorSchema, 500: errorSchema },
+    response: {
+      ...authErrors,
+      404: errorSchema,
+      410: errorSchema,
+      413: errorSchema,
+      422: errorSchema,
+      500: errorSchema,
+    },
   },
 };
 
@@ -265,72 +307,88 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
   // Browsers ask for it on their own; answer instead of logging 404s.
   app.get('/favicon.ico', (_req, reply) => reply.redirect('/assets/icon.svg', 301));
 
-  app.get(
-    '/api/overview',
-    { schema: schemas.overview },
-    async () => {
-      const now = clock();
-      // Series older than the alert history window drop off (configured stores stay, as "no mail").
-      const since = now - a.historyWeeks * 7 * DAY_MS;
-      const rows = oq.series(since, now - DAY_MS);
-      const active = deps.alerts.active();
-      const silentStores = new Set(active.filter((x) => x.name === 'StoreSilent').map((x) => x.labels.store));
-      const silentSources = new Set(active.filter((x) => x.name === 'SourceSilent').map((x) => x.labels.source));
+  app.get('/api/overview', { schema: schemas.overview }, async () => {
+    const now = clock();
+    // Series older than the alert history window drop off (configured stores stay, as "no mail").
+    const since = now - a.historyWeeks * 7 * DAY_MS;
+    const rows = oq.series(since, now - DAY_MS);
+    const active = deps.alerts.active();
+    const silentStores = new Set(active.filter((x) => x.name === 'StoreSilent').map((x) => x.labels.store));
+    const silentSources = new Set(active.filter((x) => x.name === 'SourceSilent').map((x) => x.labels.source));
 
-      const stores = [...freshnessBy(rows, (r) => r.store, deps.config.stores)].map(([store, f]) => ({ store, ...freshnessJson(f), alerting: store !== null && silentStores.has(store) }));
-      // Mail no site definition recognised has no source: it shows under its store only.
-      const sources = [...freshnessBy(rows.filter((r) => r.source !== null), (r) => r.source, [])].map(([source, f]) => ({ source, ...freshnessJson(f), alerting: source !== null && silentSources.has(source) }));
-      const byName = (x: string | null, y: string | null) => (x === null ? 1 : y === null ? -1 : x.localeCompare(y));
-      stores.sort((x, y) => byName(x.store, y.store));
-      sources.sort((x, y) => byName(x.source, y.source));
+    const stores = [...freshnessBy(rows, (r) => r.store, deps.config.stores)].map(([store, f]) => ({
+      store,
+      ...freshnessJson(f),
+      alerting: store !== null && silentStores.has(store),
+    }));
+    // Mail no site definition recognised has no source: it shows under its store only.
+    const sources = [
+      ...freshnessBy(
+        rows.filter((r) => r.source !== null),
+        (r) => r.source,
+        [],
+      ),
+    ].map(([source, f]) => ({ source, ...freshnessJson(f), alerting: source !== null && silentSources.has(source) }));
+    const byName = (x: string | null, y: string | null) => (x === null ? 1 : y === null ? -1 : x.localeCompare(y));
+    stores.sort((x, y) => byName(x.store, y.store));
+    sources.sort((x, y) => byName(x.source, y.source));
 
-      const firstHour = Math.floor(now / HOUR_MS) - (SPARK_HOURS - 1);
-      const hours = Array.from({ length: SPARK_HOURS }, (_, i) => ({ hour: iso((firstHour + i) * HOUR_MS)!, received: 0, imported: 0, failed: 0 }));
-      for (const h of oq.hourly(firstHour * HOUR_MS, now + 1)) {
-        const slot = hours[h.hour - firstHour];
-        if (slot) Object.assign(slot, { received: h.received, imported: h.imported, failed: h.failed });
-      }
+    const firstHour = Math.floor(now / HOUR_MS) - (SPARK_HOURS - 1);
+    const hours = Array.from({ length: SPARK_HOURS }, (_, i) => ({
+      hour: iso((firstHour + i) * HOUR_MS)!,
+      received: 0,
+      imported: 0,
+      failed: 0,
+    }));
+    for (const h of oq.hourly(firstHour * HOUR_MS, now + 1)) {
+      const slot = hours[h.hour - firstHour];
+      if (slot) Object.assign(slot, { received: h.received, imported: h.imported, failed: h.failed });
+    }
 
-      const summary = deps.store.summary();
-      const byState = summary.byState;
-      const open = { review: 0, verification: 0, dead: 0 };
-      for (const o of oq.open()) {
-        if (o.state === 'dead') open.dead += o.n;
-        else if (o.verification) open.verification += o.n;
-        else open.review += o.n;
-      }
+    const summary = deps.store.summary();
+    const byState = summary.byState;
+    const open = { review: 0, verification: 0, dead: 0 };
+    for (const o of oq.open()) {
+      if (o.state === 'dead') open.dead += o.n;
+      else if (o.verification) open.verification += o.n;
+      else open.review += o.n;
+    }
 
-      const cert = deps.certificate();
-      const amber = a.staleAfterMinutes;
-      return {
-        now: iso(now),
-        thresholds: {
-          // Green below `alerts.staleAfterMinutes`, amber up to the fixed silence
-          // threshold (`alerts.fallbackStaleMinutes`), red beyond it or while a
-          // silence alert fires for the series.
-          amberAfterMinutes: amber,
-          redAfterMinutes: Math.max(amber, a.fallbackStaleMinutes),
-          certWarnDays: a.certWarnDays,
-          certCriticalDays: a.certCriticalDays,
-          lagSeconds: a.lagSeconds,
-        },
-        stores,
-        sources,
-        hourly: hours,
-        backlog: {
-          pending: byState.pending ?? 0,
-          failed: byState.failed ?? 0,
-          total: (byState.pending ?? 0) + (byState.failed ?? 0),
-          oldestPendingAt: iso(summary.oldestPendingAt),
-        },
-        open,
-        certificate: cert
-          ? { subject: cert.subject, notAfter: iso(cert.notAfter.getTime()), daysLeft: daysLeft(cert.notAfter.getTime() - now), fingerprint256: cert.fingerprint256 }
-          : null,
-        alerts: active.map(alertJson),
-      };
-    },
-  );
+    const cert = deps.certificate();
+    const amber = a.staleAfterMinutes;
+    return {
+      now: iso(now),
+      thresholds: {
+        // Green below `alerts.staleAfterMinutes`, amber up to the fixed silence
+        // threshold (`alerts.fallbackStaleMinutes`), red beyond it or while a
+        // silence alert fires for the series.
+        amberAfterMinutes: amber,
+        redAfterMinutes: Math.max(amber, a.fallbackStaleMinutes),
+        certWarnDays: a.certWarnDays,
+        certCriticalDays: a.certCriticalDays,
+        lagSeconds: a.lagSeconds,
+      },
+      stores,
+      sources,
+      hourly: hours,
+      backlog: {
+        pending: byState.pending ?? 0,
+        failed: byState.failed ?? 0,
+        total: (byState.pending ?? 0) + (byState.failed ?? 0),
+        oldestPendingAt: iso(summary.oldestPendingAt),
+      },
+      open,
+      certificate: cert
+        ? {
+            subject: cert.subject,
+            notAfter: iso(cert.notAfter.getTime()),
+            daysLeft: daysLeft(cert.notAfter.getTime() - now),
+            fingerprint256: cert.fingerprint256,
+          }
+        : null,
+      alerts: active.map(alertJson),
+    };
+  });
 
   app.get('/api/review', { schema: schemas.review }, async () => {
     const review = queries.messages({ state: 'review', handled: false }, REVIEW_LIMIT, null).rows;
@@ -344,44 +402,50 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     };
   });
 
-  app.get<{ Params: { id: string } }>(
-    '/api/messages/:id/text',
-    { schema: schemas.text },
-    async (req, reply) => {
-      const m = deps.store.message(req.params.id);
-      const fail = (status: number, code: string, message: string) => reply.code(status).send({ error: { code, message } });
-      if (!m) return fail(404, 'NOT_FOUND', `no message ${req.params.id}`);
-      if (m.raw_purged_at !== null) return fail(410, 'RAW_PURGED', `the raw message was purged at ${iso(m.raw_purged_at)} (retention.rawDays)`);
-      if (m.size > DECODE_MAX_RAW_BYTES) return fail(413, 'TOO_LARGE', `the message is ${m.size} bytes; the dashboard decodes up to ${DECODE_MAX_RAW_BYTES} (download the .eml instead)`);
-      let raw: Buffer;
-      try {
-        raw = await deps.readRaw(m);
-      } catch (err) {
-        const code = errorCode(err);
-        if (code === 'SPOOL_MISSING' || code === 'SPOOL_CORRUPT') return fail(410, code, (err as Error).message);
-        req.log.error({ spoolId: m.id, code, err: { message: (err as Error).message } }, 'dashboard could not read a raw message');
-        return fail(500, 'INTERNAL', 'internal error (logged)');
-      }
-      let parsed: DecodedText;
-      try {
-        const r = await deps.decode(m.id, raw);
-        if (!r.ok) return fail(422, 'PARSE_FAILED', `the message could not be decoded: ${r.message}`);
-        parsed = r.decoded;
-      } catch (err) {
-        return fail(422, errorCode(err), `the message could not be decoded: ${(err as Error).message}`);
-      }
-      const truncated = parsed.text.length > DECODE_MAX_TEXT_CHARS;
-      return reply.header('cache-control', 'no-store').send({
-        id: m.id,
-        subject: parsed.subject,
-        from: parsed.from,
-        date: parsed.date,
-        forwarded: parsed.forwarded,
-        htmlDerived: parsed.htmlDerived,
-        warnings: parsed.warnings,
-        text: truncated ? parsed.text.slice(0, DECODE_MAX_TEXT_CHARS) : parsed.text,
-        truncated,
-      });
-    },
-  );
+  app.get<{ Params: { id: string } }>('/api/messages/:id/text', { schema: schemas.text }, async (req, reply) => {
+    const m = deps.store.message(req.params.id);
+    const fail = (status: number, code: string, message: string) =>
+      reply.code(status).send({ error: { code, message } });
+    if (!m) return fail(404, 'NOT_FOUND', `no message ${req.params.id}`);
+    if (m.raw_purged_at !== null)
+      return fail(410, 'RAW_PURGED', `the raw message was purged at ${iso(m.raw_purged_at)} (retention.rawDays)`);
+    if (m.size > DECODE_MAX_RAW_BYTES)
+      return fail(
+        413,
+        'TOO_LARGE',
+        `the message is ${m.size} bytes; the dashboard decodes up to ${DECODE_MAX_RAW_BYTES} (download the .eml instead)`,
+      );
+    let raw: Buffer;
+    try {
+      raw = await deps.readRaw(m);
+    } catch (err) {
+      const code = errorCode(err);
+      if (code === 'SPOOL_MISSING' || code === 'SPOOL_CORRUPT') return fail(410, code, (err as Error).message);
+      req.log.error(
+        { spoolId: m.id, code, err: { message: (err as Error).message } },
+        'dashboard could not read a raw message',
+      );
+      return fail(500, 'INTERNAL', 'internal error (logged)');
+    }
+    let parsed: DecodedText;
+    try {
+      const r = await deps.decode(m.id, raw);
+      if (!r.ok) return fail(422, 'PARSE_FAILED', `the message could not be decoded: ${r.message}`);
+      parsed = r.decoded;
+    } catch (err) {
+      return fail(422, errorCode(err), `the message could not be decoded: ${(err as Error).message}`);
+    }
+    const truncated = parsed.text.length > DECODE_MAX_TEXT_CHARS;
+    return reply.header('cache-control', 'no-store').send({
+      id: m.id,
+      subject: parsed.subject,
+      from: parsed.from,
+      date: parsed.date,
+      forwarded: parsed.forwarded,
+      htmlDerived: parsed.htmlDerived,
+      warnings: parsed.warnings,
+      text: truncated ? parsed.text.slice(0, DECODE_MAX_TEXT_CHARS) : parsed.text,
+      truncated,
+    });
+  });
 }

@@ -22,7 +22,9 @@ export interface HttpDeps {
 }
 
 /** Runs every readiness check; `ready` only when all pass. */
-export async function runReadiness(checks: ReadinessCheck[]): Promise<{ ready: boolean; checks: Record<string, { ok: boolean; detail?: string }> }> {
+export async function runReadiness(
+  checks: ReadinessCheck[],
+): Promise<{ ready: boolean; checks: Record<string, { ok: boolean; detail?: string }> }> {
   const out: Record<string, { ok: boolean; detail?: string }> = {};
   await Promise.all(
     checks.map(async (c) => {
@@ -42,7 +44,10 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   // The cast is needed: fastify's logger type is narrower than pino's child, though compatible at run time.
   const app = Fastify({
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
-    loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 1024 * 1024 });
+    loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 1024 * 1024,
+  });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     const r = await runReadiness(deps.readiness);

@@ -88,9 +88,18 @@ export class OpenApiCollector {
       const p = r.url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
       const responses: OpenApiOperation['responses'] = {};
       for (const [code, schema] of Object.entries(r.schema.response ?? {})) {
-        responses[code] = { description: STATUS_TEXT[code] ?? 'Response', content: { 'application/json': { schema: schema === errorSchema ? { $ref: '#/components/schemas/Error' } : schema } } };
+        responses[code] = {
+          description: STATUS_TEXT[code] ?? 'Response',
+          content: {
+            'application/json': { schema: schema === errorSchema ? { $ref: '#/components/schemas/Error' } : schema },
+          },
+        };
       }
-      if (r.schema.produces) responses['200'] = { description: 'OK', content: Object.fromEntries(r.schema.produces.map((t) => [t, { schema: { type: 'string' } }])) };
+      if (r.schema.produces)
+        responses['200'] = {
+          description: 'OK',
+          content: Object.fromEntries(r.schema.produces.map((t) => [t, { schema: { type: 'string' } }])),
+        };
       if (Object.keys(responses).length === 0) responses['200'] = { description: 'OK' };
       (paths[p] ??= {})[r.method] = {
         ...(r.schema.summary ? { summary: r.schema.summary } : {}),

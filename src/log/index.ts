@@ -92,11 +92,22 @@ function prettyStream(out: NodeJS.WritableStream): pino.DestinationStream {
   return {
     write(line: string) {
       try {
-        const { time, level, msg, service: _s, pid: _p, hostname: _h, component, ...rest } = JSON.parse(line) as Record<string, unknown>;
+        const {
+          time,
+          level,
+          msg,
+          service: _s,
+          pid: _p,
+          hostname: _h,
+          component,
+          ...rest
+        } = JSON.parse(line) as Record<string, unknown>;
         const extras = Object.entries(rest)
           .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
           .join(' ');
-        out.write(`${String(time).slice(11, 23)} ${String(level).toUpperCase().padEnd(5)} ${component ? `[${String(component)}] ` : ''}${String(msg ?? '')} ${extras}\n`);
+        out.write(
+          `${String(time).slice(11, 23)} ${String(level).toUpperCase().padEnd(5)} ${component ? `[${String(component)}] ` : ''}${String(msg ?? '')} ${extras}\n`,
+        );
       } catch {
         out.write(line);
       }

@@ -126,7 +126,15 @@ export class AlertManager {
       this.transition({ status: 'firing', escalated: true, at: this.clock(), alert: { ...current } });
       return true;
     }
-    const alert: Alert = { name: spec.name, key, severity: spec.severity, summary: spec.summary, check: spec.check, labels: { ...spec.labels }, since: this.clock() };
+    const alert: Alert = {
+      name: spec.name,
+      key,
+      severity: spec.severity,
+      summary: spec.summary,
+      check: spec.check,
+      labels: { ...spec.labels },
+      since: this.clock(),
+    };
     this.activeByKey.set(key, alert);
     this.transition({ status: 'firing', at: alert.since, alert: { ...alert } });
     return true;
@@ -165,7 +173,9 @@ export class AlertManager {
 
   /** Firing alerts, oldest first. */
   active(): Alert[] {
-    return [...this.activeByKey.values()].sort((a, b) => a.since - b.since).map((a) => ({ ...a, labels: { ...a.labels } }));
+    return [...this.activeByKey.values()]
+      .sort((a, b) => a.since - b.since)
+      .map((a) => ({ ...a, labels: { ...a.labels } }));
   }
 
   /** Recent transitions, newest first. */
@@ -189,8 +199,16 @@ export class AlertManager {
     if (this.events.length > this.historySize) this.events.splice(0, this.events.length - this.historySize);
     const count = [...this.activeByKey.values()].filter((a) => a.name === e.alert.name).length;
     this.o.metrics.alertActive.set({ alert: e.alert.name }, count);
-    const fields = { alert: e.alert.name, key: e.alert.key, severity: e.alert.severity, since: new Date(e.alert.since).toISOString(), labels: e.alert.labels, check: e.alert.check };
-    if (e.status === 'firing') this.o.log[e.alert.severity === 'critical' ? 'error' : 'warn'](fields, `alert firing: ${e.alert.summary}`);
+    const fields = {
+      alert: e.alert.name,
+      key: e.alert.key,
+      severity: e.alert.severity,
+      since: new Date(e.alert.since).toISOString(),
+      labels: e.alert.labels,
+      check: e.alert.check,
+    };
+    if (e.status === 'firing')
+      this.o.log[e.alert.severity === 'critical' ? 'error' : 'warn'](fields, `alert firing: ${e.alert.summary}`);
     else this.o.log.info(fields, `alert resolved: ${e.alert.name}`);
     this.enqueue(e);
   }
@@ -200,7 +218,10 @@ export class AlertManager {
     if (!hook || this.closed) return;
     if (this.queued >= MAX_QUEUED_DELIVERIES) {
       this.o.metrics.alertNotifications.inc({ result: 'dropped' });
-      this.o.log.error({ alert: e.alert.name, key: e.alert.key, status: e.status }, 'alert webhook backlog full: notification dropped');
+      this.o.log.error(
+        { alert: e.alert.name, key: e.alert.key, status: e.status },
+        'alert webhook backlog full: notification dropped',
+      );
       return;
     }
     this.queued += 1;
@@ -241,7 +262,10 @@ export class AlertManager {
       }
     }
     this.o.metrics.alertNotifications.inc({ result: 'failed' });
-    this.o.log.error({ alert: e.alert.name, key: e.alert.key, status: e.status, reason: last }, 'alert webhook delivery failed');
+    this.o.log.error(
+      { alert: e.alert.name, key: e.alert.key, status: e.status, reason: last },
+      'alert webhook delivery failed',
+    );
   }
 }
 
@@ -271,5 +295,7 @@ export function slackPayload(e: AlertEvent, node: string): { text: string } {
   const a = e.alert;
   if (e.status === 'resolved') return { text: `:white_check_mark: RESOLVED ${a.name} on ${node}: ${a.summary}` };
   const icon = a.severity === 'critical' ? ':rotating_light:' : ':warning:';
-  return { text: `${icon} ${a.severity.toUpperCase()} ${a.name} on ${node}${e.escalated ? ' (escalated)' : ''}: ${a.summary}\nCheck: ${a.check}` };
+  return {
+    text: `${icon} ${a.severity.toUpperCase()} ${a.name} on ${node}${e.escalated ? ' (escalated)' : ''}: ${a.summary}\nCheck: ${a.check}`,
+  };
 }

@@ -7,14 +7,30 @@ import type { FastifyInstance } from 'fastify';
 import type { Alert, AlertEvent, AlertManager } from './alerts.ts';
 
 function alertJson(a: Alert) {
-  return { name: a.name, key: a.key, severity: a.severity, summary: a.summary, check: a.check, labels: a.labels, since: new Date(a.since).toISOString() };
+  return {
+    name: a.name,
+    key: a.key,
+    severity: a.severity,
+    summary: a.summary,
+    check: a.check,
+    labels: a.labels,
+    since: new Date(a.since).toISOString(),
+  };
 }
 
 function eventJson(e: AlertEvent) {
-  return { status: e.status, escalated: e.escalated ?? false, at: new Date(e.at).toISOString(), alert: alertJson(e.alert) };
+  return {
+    status: e.status,
+    escalated: e.escalated ?? false,
+    at: new Date(e.at).toISOString(),
+    alert: alertJson(e.alert),
+  };
 }
 
 /** Registers `GET /api/alerts` on the app. */
 export function registerAlertRoutes(app: FastifyInstance, alerts: AlertManager): void {
-  app.get('/api/alerts', async () => ({ active: alerts.active().map(alertJson), history: alerts.history().map(eventJson) }));
+  app.get('/api/alerts', async () => ({
+    active: alerts.active().map(alertJson),
+    history: alerts.history().map(eventJson),
+  }));
 }

@@ -12,7 +12,17 @@ import type { Metrics } from './metrics.ts';
 import { Watchdogs } from './watchdogs.ts';
 import { MonitorQueries } from './queries.ts';
 
-export { AlertManager, ALERT_NAMES, jsonPayload, slackPayload, type Alert, type AlertEvent, type AlertName, type AlertSpec, type Severity } from './alerts.ts';
+export {
+  AlertManager,
+  ALERT_NAMES,
+  jsonPayload,
+  slackPayload,
+  type Alert,
+  type AlertEvent,
+  type AlertName,
+  type AlertSpec,
+  type Severity,
+} from './alerts.ts';
 export { Watchdogs, type WatchdogSettings } from './watchdogs.ts';
 export { RateProfile, learnProfile, zeroProbability } from './activity.ts';
 export { registerAlertRoutes } from './http.ts';
@@ -39,11 +49,25 @@ export interface MonitorDeps {
 export function createMonitor(d: MonitorDeps): Monitor {
   const log = d.log.child({ component: 'monitor' });
   const { webhookUrl, webhookFormat, ...rest } = d.config.alerts;
-  const alerts = new AlertManager({ metrics: d.metrics, log, clock: d.clock, webhook: webhookUrl ? { url: webhookUrl, format: webhookFormat } : null });
-  const watchdogs = new Watchdogs({ store: d.store, alerts, metrics: d.metrics, log, clock: d.clock, certificate: d.certificate, settings: { ...rest, certsDir: d.config.certsDir } });
+  const alerts = new AlertManager({
+    metrics: d.metrics,
+    log,
+    clock: d.clock,
+    webhook: webhookUrl ? { url: webhookUrl, format: webhookFormat } : null,
+  });
+  const watchdogs = new Watchdogs({
+    store: d.store,
+    alerts,
+    metrics: d.metrics,
+    log,
+    clock: d.clock,
+    certificate: d.certificate,
+    settings: { ...rest, certsDir: d.config.certsDir },
+  });
   // After a restart the "last processed" gauges would be absent until new mail
   // is processed; seed them from the database so Prometheus rules see the silence.
-  for (const row of new MonitorQueries(d.store.db).lastProcessedBySource()) d.metrics.lastProcessed.set({ source: row.source }, row.t / 1000);
+  for (const row of new MonitorQueries(d.store.db).lastProcessedBySource())
+    d.metrics.lastProcessed.set({ source: row.source }, row.t / 1000);
   const last = d.store.summary().lastProcessedAt;
   if (last !== null) d.metrics.lastProcessed.set({ source: 'all' }, last / 1000);
   return {

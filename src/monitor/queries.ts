@@ -95,6 +95,7 @@ export class MonitorQueries {
 
   /** Arrival of the newest processed canary mail since `since`. */
   lastCanary(since: number, address: string | null, subject: string | null): number | null {
-    return (this.stmts.canary.get({ since, address: address?.toLowerCase() ?? null, subject }) as { t: number | null }).t;
+    return (this.stmts.canary.get({ since, address: address?.toLowerCase() ?? null, subject }) as { t: number | null })
+      .t;
   }
 }

@@ -141,7 +141,10 @@ export class Watchdogs {
         await step();
       } catch (err) {
         // One unreadable input (a locked database) must not silence the other watchdogs.
-        this.d.log.error({ watchdog: name, code: errorCode(err), err: { message: (err as Error).message } }, 'watchdog evaluation failed');
+        this.d.log.error(
+          { watchdog: name, code: errorCode(err), err: { message: (err as Error).message } },
+          'watchdog evaluation failed',
+        );
       }
     }
     this.evaluateReload();
@@ -188,7 +191,11 @@ export class Watchdogs {
 
   private evaluateSilence(now: number): void {
     this.refreshActivity(now);
-    const verdicts: Record<'NoMailProcessed' | 'SourceSilent' | 'StoreSilent', Verdict[]> = { NoMailProcessed: [], SourceSilent: [], StoreSilent: [] };
+    const verdicts: Record<'NoMailProcessed' | 'SourceSilent' | 'StoreSilent', Verdict[]> = {
+      NoMailProcessed: [],
+      SourceSilent: [],
+      StoreSilent: [],
+    };
     for (const [id, series] of this.series) {
       if (!Number.isFinite(series.last)) continue;
       const [kind, value] = id === 'all' ? ['all', ''] : (id.split(':', 2) as [string, string]);
@@ -199,14 +206,25 @@ export class Watchdogs {
     for (const [name, list] of Object.entries(verdicts)) this.d.alerts.reconcile(name as AlertName, list);
   }
 
-  private silenceVerdict(name: 'NoMailProcessed' | 'SourceSilent' | 'StoreSilent', id: string, labels: Record<string, string>, last: number, now: number): Verdict | null {
+  private silenceVerdict(
+    name: 'NoMailProcessed' | 'SourceSilent' | 'StoreSilent',
+    id: string,
+    labels: Record<string, string>,
+    last: number,
+    now: number,
+  ): Verdict | null {
     const key = id === 'all' ? name : `${name}:${id.split(':')[1]}`;
     const start = Math.max(last, this.bootAt);
     const silentMs = now - start;
     const firedFor = this.silenceOf.get(key);
     if (firedFor !== undefined && firedFor !== start) this.silenceOf.delete(key); // mail came: that silence is over
     if (silentMs < this.s.staleAfterMinutes * MINUTE_MS) return null;
-    const what = id === 'all' ? 'No mail processed' : id.startsWith('source:') ? `No mail from ${labels.source}` : `No mail for store ${labels.store}`;
+    const what =
+      id === 'all'
+        ? 'No mail processed'
+        : id.startsWith('source:')
+          ? `No mail from ${labels.source}`
+          : `No mail for store ${labels.store}`;
     const since = `for ${duration(silentMs)}${last < this.bootAt ? ' (counted from the restart)' : ''}`;
     const profile = this.profiles.get(id);
     let summary: string;
@@ -214,7 +232,8 @@ export class Watchdogs {
       // No profile: less than a day of history (or a series new since the last relearn).
       // Only the overall series falls back to a fixed threshold; sparse per-source or
       // per-store mail would page every quiet evening without a model.
-      if (id !== 'all' || silentMs < this.s.fallbackStaleMinutes * MINUTE_MS) return firedFor === start ? { state: 'hold', key } : null;
+      if (id !== 'all' || silentMs < this.s.fallbackStaleMinutes * MINUTE_MS)
+        return firedFor === start ? { state: 'hold', key } : null;
       summary = `${what} ${since} (fixed threshold of ${this.s.fallbackStaleMinutes} min: too little history for an expected-activity profile yet)`;
     } else {
       const expected = profile.expected(start, now);
@@ -223,7 +242,14 @@ export class Watchdogs {
       summary = `${what} ${since}; about ${expected.toFixed(1)} messages were expected by the past ${profile.period === 168 ? 'weeks\u2019 hour-of-week' : 'days\u2019 hour-of-day'} rates (chance of such a silence: ${formatProbability(p)})`;
     }
     this.silenceOf.set(key, start);
-    const spec: AlertSpec = { name, key, severity: id === 'all' ? 'critical' : 'warning', summary, check: CHECKS[name], labels };
+    const spec: AlertSpec = {
+      name,
+      key,
+      severity: id === 'all' ? 'critical' : 'warning',
+      summary,
+      check: CHECKS[name],
+      labels,
+    };
     return { state: 'firing', spec };
   }
 
@@ -237,7 +263,12 @@ export class Watchdogs {
     if (ageS > limit) {
       verdicts.push({
         state: 'firing',
-        spec: { name: 'ProcessingLag', severity: 'critical', summary: `The oldest unprocessed message has waited ${duration(ageS * 1000)} (limit ${limit} s)`, check: CHECKS.ProcessingLag },
+        spec: {
+          name: 'ProcessingLag',
+          severity: 'critical',
+          summary: `The oldest unprocessed message has waited ${duration(ageS * 1000)} (limit ${limit} s)`,
+          check: CHECKS.ProcessingLag,
+        },
       });
     } else if (ageS >= limit / 2) verdicts.push({ state: 'hold', key: 'ProcessingLag' });
     this.d.alerts.reconcile('ProcessingLag', verdicts);
@@ -249,7 +280,17 @@ export class Watchdogs {
     this.d.alerts.reconcile(
       'MessagesDeadLettered',
       n > 0
-        ? [{ state: 'firing', spec: { name: 'MessagesDeadLettered', severity: 'critical', summary: `${n} message(s) could not be processed and wait in the dead-letter state`, check: CHECKS.MessagesDeadLettered } }]
+        ? [
+            {
+              state: 'firing',
+              spec: {
+                name: 'MessagesDeadLettered',
+                severity: 'critical',
+                summary: `${n} message(s) could not be processed and wait in the dead-letter state`,
+                check: CHECKS.MessagesDeadLettered,
+              },
+            },
+          ]
         : [],
     );
   }
@@ -312,7 +353,8 @@ export class Watchdogs {
       const daysLeft = (c.notAfter - now) / DAY_MS;
       if (daysLeft > this.s.certWarnDays) continue;
       const severity = daysLeft <= this.s.certCriticalDays ? 'critical' : 'warning';
-      const when = daysLeft < 0 ? `expired ${duration(-daysLeft * DAY_MS)} ago` : `expires in ${duration(daysLeft * DAY_MS)}`;
+      const when =
+        daysLeft < 0 ? `expired ${duration(-daysLeft * DAY_MS)} ago` : `expires in ${duration(daysLeft * DAY_MS)}`;
       verdicts.push({
         state: 'firing',
         spec: {
@@ -334,7 +376,17 @@ export class Watchdogs {
       'CertificateReloadFailed',
       reason === null
         ? []
-        : [{ state: 'firing', spec: { name: 'CertificateReloadFailed', severity: 'warning', summary: `New certificate files were refused: ${reason}; the previous certificate is still served`, check: CHECKS.CertificateReloadFailed } }],
+        : [
+            {
+              state: 'firing',
+              spec: {
+                name: 'CertificateReloadFailed',
+                severity: 'warning',
+                summary: `New certificate files were refused: ${reason}; the previous certificate is still served`,
+                check: CHECKS.CertificateReloadFailed,
+              },
+            },
+          ],
     );
   }
 

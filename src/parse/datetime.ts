@@ -25,16 +25,29 @@ export interface DateParts {
 }
 
 const MONTHS: Record<string, number> = {
-  jan: 1, feb: 2, mar: 3, apr: 4, may: 5, jun: 6, jul: 7, aug: 8, sep: 9, oct: 10, nov: 11, dec: 12,
+  jan: 1,
+  feb: 2,
+  mar: 3,
+  apr: 4,
+  may: 5,
+  jun: 6,
+  jul: 7,
+  aug: 8,
+  sep: 9,
+  oct: 10,
+  nov: 11,
+  dec: 12,
 };
 
 // 2026年8月30日 / 2026/08/30 / 2026-8-30 / 2026.8.30 / 8/30 / 12月24日. The look-behind keeps
 // "12345/6/7" from matching in the middle of a number.
 const NUMERIC_DATE = /(?<!\d)(?:(\d{4}) ?[年/.-] ?)?(\d{1,2}) ?[月/.-] ?(\d{1,2})(?!\d)/;
 // December 24, 2026 / Dec. 24 2026 / Thursday, December 24
-const ENGLISH_DATE_MDY = /\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]{0,6}\.? {1,3}(\d{1,2})(?:st|nd|rd|th)?(?:,? {1,3}(\d{4}))?(?!\d)/i;
+const ENGLISH_DATE_MDY =
+  /\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]{0,6}\.? {1,3}(\d{1,2})(?:st|nd|rd|th)?(?:,? {1,3}(\d{4}))?(?!\d)/i;
 // 24 December 2026 / 8 Nov 2026
-const ENGLISH_DATE_DMY = /(?<!\d)(\d{1,2}) {1,3}(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]{0,6}\.?(?:,? {1,3}(\d{4}))?/i;
+const ENGLISH_DATE_DMY =
+  /(?<!\d)(\d{1,2}) {1,3}(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]{0,6}\.?(?:,? {1,3}(\d{4}))?/i;
 
 /** Finds the first date in a string; the year is null when the text has none. */
 export function findDate(text: string): DateParts | null {
@@ -141,7 +154,12 @@ export function findTime(text: string): TimeMatch | null {
   return { time: toTime(hour, minute, clock[1] ?? null, clock[6] ?? null), index: clock.index };
 }
 
-function toTime(hour: number, minute: number, japaneseMeridiem: string | null, latinMeridiem: string | null): string | null {
+function toTime(
+  hour: number,
+  minute: number,
+  japaneseMeridiem: string | null,
+  latinMeridiem: string | null,
+): string | null {
   let h = hour;
   const pm = japaneseMeridiem === '午後' || (latinMeridiem !== null && latinMeridiem.toLowerCase() === 'p');
   const am = japaneseMeridiem === '午前' || (latinMeridiem !== null && latinMeridiem.toLowerCase() === 'a');

@@ -164,8 +164,14 @@ export function parseQuotedAddress(value: string): { address: string; name: stri
       name = value.replace(token, '');
     }
   }
-  address = address.replace(/^mailto:/i, '').trim().toLowerCase();
-  name = name.trim().replace(/^"(.*)"$/, '$1').trim();
+  address = address
+    .replace(/^mailto:/i, '')
+    .trim()
+    .toLowerCase();
+  name = name
+    .trim()
+    .replace(/^"(.*)"$/, '$1')
+    .trim();
   if (!address.includes('@')) return name ? { address: '', name } : null;
   return { address, name };
 }

@@ -270,7 +270,10 @@ function addresses(header: AddressObject | AddressObject[] | undefined): MailAdd
       // Groups (`undisclosed-recipients:;`) carry their members in `group`.
       for (const member of entry.group ?? [entry]) {
         if (member.address) {
-          out.push({ address: member.address.toLowerCase(), name: normalizeInline(decodeJisEscapes(member.name ?? '')) });
+          out.push({
+            address: member.address.toLowerCase(),
+            name: normalizeInline(decodeJisEscapes(member.name ?? '')),
+          });
         }
       }
     }

@@ -165,7 +165,10 @@ export class Pipeline extends EventEmitter {
         if (row.attempts + 1 < this.o.settings.maxAttempts) this.suspects.push(id);
       }
     });
-    this.o.log.warn({ suspects: ids.length }, 'the previous process died while processing messages: retrying them one at a time');
+    this.o.log.warn(
+      { suspects: ids.length },
+      'the previous process died while processing messages: retrying them one at a time',
+    );
   }
 
   /** Re-reads the journal from the database cursor; returns how many records were taken in. */
@@ -193,8 +196,12 @@ export class Pipeline extends EventEmitter {
   intake(records: SpoolRecord[], bodies: Buffer[][]): void {
     if (records.length === 0) return;
     const last = records.at(-1)!;
-    for (const [i, rec] of records.entries()) this.intakeBuffer.push({ rec, fresh: { row: workRowOf(rec), raw: Buffer.concat(bodies[i] ?? []) } });
-    this.intakeCursor = { segment: last.ref.segment, offset: last.ref.offset + 16 + last.ref.headerLength + last.ref.bodyLength };
+    for (const [i, rec] of records.entries())
+      this.intakeBuffer.push({ rec, fresh: { row: workRowOf(rec), raw: Buffer.concat(bodies[i] ?? []) } });
+    this.intakeCursor = {
+      segment: last.ref.segment,
+      offset: last.ref.offset + 16 + last.ref.headerLength + last.ref.bodyLength,
+    };
     if (!this.intakeScheduled) {
       this.intakeScheduled = true;
       setImmediate(() => this.flushIntake());
@@ -208,10 +215,17 @@ export class Pipeline extends EventEmitter {
     this.intakeBuffer = [];
     try {
       if (this.intakeBehind) throw new CodedError('STORE_BUSY', 'intake is catching up from the spool');
-      this.o.store.recordSpooled(batch.map((b) => b.rec), cursor);
+      this.o.store.recordSpooled(
+        batch.map((b) => b.rec),
+        cursor,
+      );
     } catch (err) {
       // The messages are safe in the spool; the cursor did not move. Re-read from it.
-      if (!this.intakeBehind) this.o.log.error({ code: errorCode(err), err: { message: (err as Error).message } }, 'intake insert failed; will re-read the spool');
+      if (!this.intakeBehind)
+        this.o.log.error(
+          { code: errorCode(err), err: { message: (err as Error).message } },
+          'intake insert failed; will re-read the spool',
+        );
       this.intakeBehind = true;
       this.emit('retrying', errorCode(err));
       this.scheduleRetry(this.o.settings.retryBaseMs);
@@ -267,7 +281,10 @@ export class Pipeline extends EventEmitter {
         }
         if (capacity > 0 && this.backlogMaybe) this.scanBacklog(capacity);
       } catch (err) {
-        this.o.log.error({ code: errorCode(err), err: { message: (err as Error).message } }, 'cannot read due messages');
+        this.o.log.error(
+          { code: errorCode(err), err: { message: (err as Error).message } },
+          'cannot read due messages',
+        );
         this.scheduleRetry(this.o.settings.retryBaseMs);
         return;
       }
@@ -323,12 +340,20 @@ export class Pipeline extends EventEmitter {
     (raw ? Promise.resolve(raw) : this.o.spool.readRaw(rawLocation(row)))
       .then((bytes) => {
         // An own, exactly-sized buffer so it is transferred to the worker, not cloned.
-        const copy = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
-        return this.pool.run({ id: row.id, raw: copy, exclusive: row.error_code === 'PARSE_WORKER_CRASHED', ...authTaskFields(row) }, [copy.buffer as ArrayBuffer]);
+        const copy =
+          bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
+        return this.pool.run(
+          { id: row.id, raw: copy, exclusive: row.error_code === 'PARSE_WORKER_CRASHED', ...authTaskFields(row) },
+          [copy.buffer as ArrayBuffer],
+        );
       })
       .then(
         (result) => this.finish({ row, result }),
-        (err: unknown) => this.finish({ row, error: err instanceof CodedError ? err : new CodedError(errorCode(err), (err as Error).message) }),
+        (err: unknown) =>
+          this.finish({
+            row,
+            error: err instanceof CodedError ? err : new CodedError(errorCode(err), (err as Error).message),
+          }),
       );
   }
 
@@ -354,20 +379,35 @@ export class Pipeline extends EventEmitter {
         for (const f of batch) {
           if (f.result?.ok) {
             const { extraction } = f.result.outcome;
-            applied.push({ row: f.row, result: this.o.store.applyOutcome(f.row, { id: f.row.id, ...f.result.outcome }), source: extraction.source, kind: extraction.kind });
-          } else this.fail(f.row, f.error ?? new CodedError('PARSE_FAILED', f.result && !f.result.ok ? f.result.message : 'unknown'));
+            applied.push({
+              row: f.row,
+              result: this.o.store.applyOutcome(f.row, { id: f.row.id, ...f.result.outcome }),
+              source: extraction.source,
+              kind: extraction.kind,
+            });
+          } else
+            this.fail(
+              f.row,
+              f.error ?? new CodedError('PARSE_FAILED', f.result && !f.result.ok ? f.result.message : 'unknown'),
+            );
         }
       });
     } catch (err) {
       // The whole batch rolls back; every message in it stays due and is retried.
       const code = errorCode(err);
       this.o.metrics.failures.inc({ reason: code }, batch.length);
-      this.o.log.error({ code, messages: batch.length, err: { message: (err as Error).message } }, 'persisting a batch failed; will retry');
+      this.o.log.error(
+        { code, messages: batch.length, err: { message: (err as Error).message } },
+        'persisting a batch failed; will retry',
+      );
       for (const f of batch) this.inflight.delete(f.row.id);
       this.backlogMaybe = true;
       this.emit('retrying', code);
       this.scheduleRetry(this.o.settings.retryBaseMs);
-      this.emit('persisted', batch.map((f) => f.row.id));
+      this.emit(
+        'persisted',
+        batch.map((f) => f.row.id),
+      );
       this.notifyIdle();
       return;
     }
@@ -377,7 +417,9 @@ export class Pipeline extends EventEmitter {
       this.solo = false;
       this.o.inflightLog?.clear();
     }
-    for (const f of batch) if (f.result?.ok) this.o.metrics.senderAuth.inc(authMetricLabels(f.result.outcome.extraction.source, f.result.outcome.auth));
+    for (const f of batch)
+      if (f.result?.ok)
+        this.o.metrics.senderAuth.inc(authMetricLabels(f.result.outcome.extraction.source, f.result.outcome.auth));
     for (const { row, result, source: src, kind } of applied) {
       const source = src ?? 'none';
       this.o.metrics.processed.inc({ source, kind, result: result.state });
@@ -390,13 +432,17 @@ export class Pipeline extends EventEmitter {
       this.o.metrics.lastProcessed.set({ source: 'all' }, now / 1000);
       this.o.onApplied?.(applied.map(({ row, result }) => ({ row, result })));
     }
-    this.emit('persisted', batch.map((f) => f.row.id));
+    this.emit(
+      'persisted',
+      batch.map((f) => f.row.id),
+    );
     this.pump();
     this.notifyIdle();
   }
 
   private notifyIdle(): void {
-    if (this.inflight.size === 0 && !this.flushScheduled && !this.intakeScheduled) for (const w of this.idleWaiters.splice(0)) w();
+    if (this.inflight.size === 0 && !this.flushScheduled && !this.intakeScheduled)
+      for (const w of this.idleWaiters.splice(0)) w();
   }
 
   /** Inside the batch transaction: failed with a retry time, or dead when out of tries or permanent. */
@@ -405,10 +451,18 @@ export class Pipeline extends EventEmitter {
     const permanent = !ERROR_CODES[err.code]?.transient;
     const dead = permanent || attempts >= this.o.settings.maxAttempts;
     const next = dead ? 0 : this.clock() + (delayMs ?? retryDelayMs(attempts, this.o.settings.retryBaseMs));
-    this.o.store.recordFailure(row.id, { state: dead ? 'dead' : 'failed', code: err.code, message: err.message, nextAttemptAt: next });
+    this.o.store.recordFailure(row.id, {
+      state: dead ? 'dead' : 'failed',
+      code: err.code,
+      message: err.message,
+      nextAttemptAt: next,
+    });
     this.o.metrics.failures.inc({ reason: err.code });
     if (dead) this.o.metrics.deadLettered.inc({ reason: err.code });
-    this.o.log[dead ? 'error' : 'warn']({ spoolId: row.id, code: err.code, attempts, dead }, dead ? 'message dead-lettered (raw kept; replay after fixing the cause)' : 'processing failed; will retry');
+    this.o.log[dead ? 'error' : 'warn'](
+      { spoolId: row.id, code: err.code, attempts, dead },
+      dead ? 'message dead-lettered (raw kept; replay after fixing the cause)' : 'processing failed; will retry',
+    );
   }
 
   /** Number of messages being parsed or waiting for their batch commit. */

@@ -51,7 +51,10 @@ const FROM_SOURCE = import.meta.url.endsWith('.ts');
 const WORKER_URL = new URL(FROM_SOURCE ? './worker.ts' : './worker.js', import.meta.url);
 function workerEntry(): { entry: URL | string; eval: boolean } {
   if (!FROM_SOURCE) return { entry: WORKER_URL, eval: false };
-  return { entry: `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`, eval: true };
+  return {
+    entry: `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`,
+    eval: true,
+  };
 }
 
 /** Emits `dispatch` (task id, worker) when a task is handed to a worker and `settled` (task id) when it ends — for tests and tracing. */
@@ -85,10 +88,16 @@ export class ParserPool extends EventEmitter {
       this.dispatch();
     });
     worker.on('error', (err: Error & { code?: string }) =>
-      this.replace(slot, err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? new CodedError('PARSE_RESOURCE_LIMIT', err.message) : new CodedError('PARSE_WORKER_CRASHED', err.message)),
+      this.replace(
+        slot,
+        err.code === 'ERR_WORKER_OUT_OF_MEMORY'
+          ? new CodedError('PARSE_RESOURCE_LIMIT', err.message)
+          : new CodedError('PARSE_WORKER_CRASHED', err.message),
+      ),
     );
     worker.on('exit', (code) => {
-      if (!this.closed && this.slots.includes(slot)) this.replace(slot, new CodedError('PARSE_WORKER_CRASHED', `parser worker exited with code ${code}`));
+      if (!this.closed && this.slots.includes(slot))
+        this.replace(slot, new CodedError('PARSE_WORKER_CRASHED', `parser worker exited with code ${code}`));
     });
     worker.unref();
     return slot;
@@ -120,7 +129,14 @@ export class ParserPool extends EventEmitter {
     }
     for (const [id, job] of slot.jobs) {
       this.settle(slot, id, job);
-      job.reject(culprit === undefined || id === culprit ? reason : new CodedError('PARSE_WORKER_CRASHED', `parser worker replaced while parsing another message (${reason.code})`));
+      job.reject(
+        culprit === undefined || id === culprit
+          ? reason
+          : new CodedError(
+              'PARSE_WORKER_CRASHED',
+              `parser worker replaced while parsing another message (${reason.code})`,
+            ),
+      );
     }
     this.dispatch();
   }
@@ -133,7 +149,9 @@ export class ParserPool extends EventEmitter {
   /** Decodes a message's readable text for a person (same limits as processing: never on the main thread). */
   decode(id: string, raw: Buffer): Promise<DecodeResult> {
     const copy = new Uint8Array(raw);
-    return this.send({ id: `decode:${id}:${process.hrtime.bigint()}`, raw: copy, mode: 'decode' }, [copy.buffer]) as Promise<DecodeResult>;
+    return this.send({ id: `decode:${id}:${process.hrtime.bigint()}`, raw: copy, mode: 'decode' }, [
+      copy.buffer,
+    ]) as Promise<DecodeResult>;
   }
 
   private send(task: WorkerTask, transfer: ArrayBuffer[]): Promise<WorkerResult | DecodeResult> {
@@ -160,7 +178,10 @@ export class ParserPool extends EventEmitter {
       slot.exclusive = exclusive;
       const id = job.task.id;
       slot.jobs.set(id, job);
-      job.timer = setTimeout(() => this.replace(slot, new CodedError('PARSE_TIMEOUT', `parsing exceeded ${this.opts.timeoutMs} ms`), id), this.opts.timeoutMs);
+      job.timer = setTimeout(
+        () => this.replace(slot, new CodedError('PARSE_TIMEOUT', `parsing exceeded ${this.opts.timeoutMs} ms`), id),
+        this.opts.timeoutMs,
+      );
       slot.worker.postMessage(job.task, job.transfer);
       this.emit('dispatch', id, slot.worker);
     }

@@ -80,7 +80,8 @@ export function selectMessages(store: Store, sel: ReplaySelection): MessageRow[]
   }
   if (sel.source) (where.push('source = @source'), (params.source = sel.source));
   if (sel.store) (where.push('store = @store'), (params.store = sel.store));
-  if (where.length === 0 && !sel.all) throw new Error('nothing selected: give spool ids, --state, --since/--until, --source, --store or --all');
+  if (where.length === 0 && !sel.all)
+    throw new Error('nothing selected: give spool ids, --state, --since/--until, --source, --store or --all');
   const sql = `SELECT * FROM messages ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY received_at, id`;
   return store.db.prepare(sql).all(params) as MessageRow[];
 }
@@ -102,7 +103,12 @@ export async function replay(o: ReplayOptions): Promise<ReplayReport> {
   const report: ReplayReport = { selected: rows.length, unchanged: 0, changed: 0, failed: 0, changes: [], seconds: 0 };
   const listLimit = o.listLimit ?? 1_000;
   if (rows.length === 0) return report;
-  const pool = new ParserPool({ size: o.settings.workers, timeoutMs: o.settings.parseTimeoutMs, maxOldGenerationSizeMb: o.settings.workerMaxMemoryMb, workerData: { sites: o.sites } });
+  const pool = new ParserPool({
+    size: o.settings.workers,
+    timeoutMs: o.settings.parseTimeoutMs,
+    maxOldGenerationSizeMb: o.settings.workerMaxMemoryMb,
+    workerData: { sites: o.sites },
+  });
   const results: (WorkerResult | CodedError | undefined)[] = new Array(rows.length);
   let nextToApply = 0;
   let nextToStart = 0;
@@ -121,7 +127,13 @@ export async function replay(o: ReplayOptions): Promise<ReplayReport> {
         if (r instanceof CodedError || !r.ok) {
           report.failed += 1;
           const err = r instanceof CodedError ? r : new CodedError('PARSE_FAILED', r.message);
-          if (!o.dryRun) o.store.recordFailure(row.id, { state: ERROR_CODES[err.code].transient ? 'failed' : 'dead', code: err.code, message: err.message, nextAttemptAt: 0 });
+          if (!o.dryRun)
+            o.store.recordFailure(row.id, {
+              state: ERROR_CODES[err.code].transient ? 'failed' : 'dead',
+              code: err.code,
+              message: err.message,
+              nextAttemptAt: 0,
+            });
           continue;
         }
         const outcome: Outcome = { id: row.id, ...r.outcome };
@@ -132,9 +144,18 @@ export async function replay(o: ReplayOptions): Promise<ReplayReport> {
           continue;
         }
         report.changed += 1;
-        let to = { state: row.state as string, kind: outcome.extraction.kind, source: outcome.extraction.source, event: outcome.extraction.event };
+        let to = {
+          state: row.state as string,
+          kind: outcome.extraction.kind,
+          source: outcome.extraction.source,
+          event: outcome.extraction.event,
+        };
         if (!o.dryRun) {
-          const res = o.store.applyOutcome(row, outcome, settled ? { replayReason: `replay: extraction changed (${fields.join(', ')})` } : {});
+          const res = o.store.applyOutcome(
+            row,
+            outcome,
+            settled ? { replayReason: `replay: extraction changed (${fields.join(', ')})` } : {},
+          );
           to = { ...to, state: res.state };
         } else to = { ...to, state: settled ? row.state : '(re-evaluated)' };
         if (report.changes.length < listLimit) report.changes.push({ id: row.id, from: summary(row), to, fields });
@@ -153,11 +174,15 @@ export async function replay(o: ReplayOptions): Promise<ReplayReport> {
           .readRaw(rawLocation(row))
           .then((raw) => {
             const copy = new Uint8Array(raw);
-            return pool.run({ id: row.id, raw: copy, exclusive: row.error_code === 'PARSE_WORKER_CRASHED', ...authTaskFields(row) }, [copy.buffer]);
+            return pool.run(
+              { id: row.id, raw: copy, exclusive: row.error_code === 'PARSE_WORKER_CRASHED', ...authTaskFields(row) },
+              [copy.buffer],
+            );
           })
           .then(
             (r) => (results[i] = r),
-            (err: unknown) => (results[i] = err instanceof CodedError ? err : new CodedError(errorCode(err), (err as Error).message)),
+            (err: unknown) =>
+              (results[i] = err instanceof CodedError ? err : new CodedError(errorCode(err), (err as Error).message)),
           )
           .then(() => {
             done += 1;

@@ -9,7 +9,14 @@ import os from 'node:os';
 import { parseMessage } from '../parse/index.ts';
 import { extract, type SiteDefinition } from '../extract/index.ts';
 import type { Outcome } from '../store/index.ts';
-import { Authenticator, applySiteVerdict, reuseAuth, type AuthEnvelope, type AuthResult, type AuthSettings } from '../auth/index.ts';
+import {
+  Authenticator,
+  applySiteVerdict,
+  reuseAuth,
+  type AuthEnvelope,
+  type AuthResult,
+  type AuthSettings,
+} from '../auth/index.ts';
 
 export interface WorkerTask {
   id: string;
@@ -24,7 +31,9 @@ export interface WorkerTask {
   exclusive?: boolean;
 }
 
-export type WorkerResult = { id: string; ok: true; outcome: Omit<Outcome, 'id'> } | { id: string; ok: false; code: 'PARSE_FAILED'; message: string };
+export type WorkerResult =
+  | { id: string; ok: true; outcome: Omit<Outcome, 'id'> }
+  | { id: string; ok: false; code: 'PARSE_FAILED'; message: string };
 
 /** A message decoded for a person to read (dashboard), without extraction. */
 export interface DecodedText {
@@ -36,7 +45,8 @@ export interface DecodedText {
   warnings: string[];
   text: string;
 }
-export type DecodeResult = { id: string; ok: true; decoded: DecodedText } | { id: string; ok: false; code: 'PARSE_FAILED'; message: string };
+export type DecodeResult =
+  { id: string; ok: true; decoded: DecodedText } | { id: string; ok: false; code: 'PARSE_FAILED'; message: string };
 
 /**
  * Parsing yields the CPU to the SMTP front end: on Linux a thread has its own
@@ -60,7 +70,9 @@ async function handle(task: WorkerTask): Promise<WorkerResult> {
     // Authentication waits on DNS while parsing uses the CPU: run them together.
     const [parsed, auth] = await Promise.all([
       parseMessage(raw),
-      authenticator && task.envelope ? authenticator.run(raw, task.envelope, task.priorAuth ?? null) : Promise.resolve(task.priorAuth ? reuseAuth(task.priorAuth) : null),
+      authenticator && task.envelope
+        ? authenticator.run(raw, task.envelope, task.priorAuth ?? null)
+        : Promise.resolve(task.priorAuth ? reuseAuth(task.priorAuth) : null),
     ]);
     const analysis = extract(parsed, sites);
     if (auth) analysis.extraction = applySiteVerdict(analysis.extraction, auth, sites);
@@ -74,7 +86,13 @@ async function handle(task: WorkerTask): Promise<WorkerResult> {
         sentAt: Number.isFinite(date) ? date : null,
         // Hash of the normalised inner text: the same mail reaching us through two
         // forwarding paths (different outer headers) is recognised as one.
-        contentHash: text ? createHash('sha256').update(analysis.extraction.source ?? '').update('\0').update(text.replace(/\s+/g, ' ').trim()).digest('hex') : null,
+        contentHash: text
+          ? createHash('sha256')
+              .update(analysis.extraction.source ?? '')
+              .update('\0')
+              .update(text.replace(/\s+/g, ' ').trim())
+              .digest('hex')
+          : null,
         subject: analysis.meta.subject ?? null,
         extraction: analysis.extraction,
         meta: analysis.meta as unknown as Record<string, unknown>,
@@ -82,16 +100,38 @@ async function handle(task: WorkerTask): Promise<WorkerResult> {
       },
     };
   } catch (err) {
-    return { id: task.id, ok: false, code: 'PARSE_FAILED', message: String((err as Error)?.message ?? err).slice(0, 500) };
+    return {
+      id: task.id,
+      ok: false,
+      code: 'PARSE_FAILED',
+      message: String((err as Error)?.message ?? err).slice(0, 500),
+    };
   }
 }
 
 async function decode(task: WorkerTask): Promise<DecodeResult> {
   try {
     const p = await parseMessage(Buffer.from(task.raw.buffer, task.raw.byteOffset, task.raw.byteLength));
-    return { id: task.id, ok: true, decoded: { subject: p.subject, from: p.from, date: p.date ? p.date.toISOString() : null, forwarded: p.forwarded, htmlDerived: p.htmlDerived, warnings: p.warnings, text: p.text } };
+    return {
+      id: task.id,
+      ok: true,
+      decoded: {
+        subject: p.subject,
+        from: p.from,
+        date: p.date ? p.date.toISOString() : null,
+        forwarded: p.forwarded,
+        htmlDerived: p.htmlDerived,
+        warnings: p.warnings,
+        text: p.text,
+      },
+    };
   } catch (err) {
-    return { id: task.id, ok: false, code: 'PARSE_FAILED', message: String((err as Error)?.message ?? err).slice(0, 500) };
+    return {
+      id: task.id,
+      ok: false,
+      code: 'PARSE_FAILED',
+      message: String((err as Error)?.message ?? err).slice(0, 500),
+    };
   }
 }
 

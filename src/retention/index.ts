@@ -35,18 +35,44 @@ export interface PurgeReport {
   segmentsWaiting: number;
 }
 
-type Row = Pick<MessageRow, 'id' | 'state' | 'processed_at' | 'handled_at' | 'spool_segment' | 'spool_offset' | 'header_length' | 'size' | 'raw_path' | 'raw_purged_at'>;
+type Row = Pick<
+  MessageRow,
+  | 'id'
+  | 'state'
+  | 'processed_at'
+  | 'handled_at'
+  | 'spool_segment'
+  | 'spool_offset'
+  | 'header_length'
+  | 'size'
+  | 'raw_path'
+  | 'raw_purged_at'
+>;
 
 /** Purges what the policy allows; with `dryRun` only counts. Safe to run while the server runs. */
-export async function purge(store: Store, spool: Spool, policy: RetentionPolicy, opts: { now?: number; dryRun?: boolean } = {}): Promise<PurgeReport> {
+export async function purge(
+  store: Store,
+  spool: Spool,
+  policy: RetentionPolicy,
+  opts: { now?: number; dryRun?: boolean } = {},
+): Promise<PurgeReport> {
   const now = opts.now ?? Date.now();
   const rawCutoff = now - policy.rawDays * DAY_MS;
-  const report: PurgeReport = { segmentsDeleted: 0, rawPurged: 0, rawKept: 0, keptFilesDeleted: 0, personalErased: 0, segmentsWaiting: 0 };
+  const report: PurgeReport = {
+    segmentsDeleted: 0,
+    rawPurged: 0,
+    rawKept: 0,
+    keptFilesDeleted: 0,
+    personalErased: 0,
+    segmentsWaiting: 0,
+  };
   const db = store.db;
   const cursor = store.cursor();
   // Only segments the database fully covers and the journal no longer writes.
   const limit = Math.min(spool.journal.currentSegment, cursor.segment);
-  const rowsOf = db.prepare('SELECT id, state, processed_at, handled_at, spool_segment, spool_offset, header_length, size, raw_path, raw_purged_at FROM messages WHERE spool_segment = ? AND raw_path IS NULL AND raw_purged_at IS NULL');
+  const rowsOf = db.prepare(
+    'SELECT id, state, processed_at, handled_at, spool_segment, spool_offset, header_length, size, raw_path, raw_purged_at FROM messages WHERE spool_segment = ? AND raw_path IS NULL AND raw_purged_at IS NULL',
+  );
   const setKept = db.prepare('UPDATE messages SET raw_path = ? WHERE id = ?');
   const setPurged = db.prepare('UPDATE messages SET raw_purged_at = ? WHERE id = ?');
 
@@ -54,7 +80,8 @@ export async function purge(store: Store, spool: Spool, policy: RetentionPolicy,
     if (segment >= limit) break;
     const rows = rowsOf.all(segment) as Row[];
     const settledAt = (r: Row) => r.handled_at ?? r.processed_at ?? now;
-    const purgeable = (r: Row) => (PURGEABLE.has(r.state) || (r.state === 'review' && r.handled_at !== null)) && settledAt(r) < rawCutoff;
+    const purgeable = (r: Row) =>
+      (PURGEABLE.has(r.state) || (r.state === 'review' && r.handled_at !== null)) && settledAt(r) < rawCutoff;
     if (rows.some((r) => r.state === 'pending') || rows.some((r) => !purgeable(r) && !KEEP.has(r.state))) {
       report.segmentsWaiting += 1;
       continue;
@@ -80,9 +107,15 @@ export async function purge(store: Store, spool: Spool, policy: RetentionPolicy,
   }
 
   // Kept files whose message has since been settled and aged (e.g. review marked handled).
-  const keptRows = db.prepare(`SELECT id, raw_path, state, processed_at, handled_at FROM messages WHERE raw_path IS NOT NULL AND raw_purged_at IS NULL`).all() as Row[];
+  const keptRows = db
+    .prepare(
+      `SELECT id, raw_path, state, processed_at, handled_at FROM messages WHERE raw_path IS NOT NULL AND raw_purged_at IS NULL`,
+    )
+    .all() as Row[];
   for (const r of keptRows) {
-    const settled = (PURGEABLE.has(r.state) || (r.state === 'review' && r.handled_at !== null)) && (r.handled_at ?? r.processed_at ?? now) < rawCutoff;
+    const settled =
+      (PURGEABLE.has(r.state) || (r.state === 'review' && r.handled_at !== null)) &&
+      (r.handled_at ?? r.processed_at ?? now) < rawCutoff;
     if (!settled) continue;
     report.keptFilesDeleted += 1;
     if (opts.dryRun) continue;
@@ -102,14 +135,27 @@ function erasePersonalData(store: Store, personalDays: number, now: number, dryR
   const db = store.db;
   const where = `(visit_date IS NOT NULL AND visit_date < @date) OR (visit_date IS NULL AND updated_at < @ms)`;
   const personal = `(guest_name IS NOT NULL OR guest_name_kana IS NOT NULL OR phone IS NOT NULL OR notes IS NOT NULL)`;
-  const count = (db.prepare(`SELECT COUNT(*) AS n FROM reservations WHERE (${where}) AND ${personal}`).get({ date: cutoffDate, ms: cutoffMs }) as { n: number }).n;
+  const count = (
+    db
+      .prepare(`SELECT COUNT(*) AS n FROM reservations WHERE (${where}) AND ${personal}`)
+      .get({ date: cutoffDate, ms: cutoffMs }) as { n: number }
+  ).n;
   if (dryRun || count === 0) return count;
-  const scrub = (col: string) => `${col} = CASE WHEN ${col} IS NULL THEN NULL ELSE json_set(${col}, ${PERSONAL_FIELDS.map((f) => `'$.${f}', NULL`).join(', ')}) END`;
+  const scrub = (col: string) =>
+    `${col} = CASE WHEN ${col} IS NULL THEN NULL ELSE json_set(${col}, ${PERSONAL_FIELDS.map((f) => `'$.${f}', NULL`).join(', ')}) END`;
   store.transaction(() => {
-    const ids = db.prepare(`SELECT id FROM reservations WHERE (${where}) AND ${personal}`).all({ date: cutoffDate, ms: cutoffMs }) as { id: number }[];
-    const clear = db.prepare(`UPDATE reservations SET guest_name = NULL, guest_name_kana = NULL, phone = NULL, notes = NULL WHERE id = ?`);
-    const events = db.prepare(`UPDATE reservation_events SET ${scrub('extraction')}, changes = '{}' WHERE reservation = ?`);
-    const messages = db.prepare(`UPDATE messages SET ${scrub('extraction')} WHERE id IN (SELECT message FROM reservation_events WHERE reservation = ?)`);
+    const ids = db
+      .prepare(`SELECT id FROM reservations WHERE (${where}) AND ${personal}`)
+      .all({ date: cutoffDate, ms: cutoffMs }) as { id: number }[];
+    const clear = db.prepare(
+      `UPDATE reservations SET guest_name = NULL, guest_name_kana = NULL, phone = NULL, notes = NULL WHERE id = ?`,
+    );
+    const events = db.prepare(
+      `UPDATE reservation_events SET ${scrub('extraction')}, changes = '{}' WHERE reservation = ?`,
+    );
+    const messages = db.prepare(
+      `UPDATE messages SET ${scrub('extraction')} WHERE id IN (SELECT message FROM reservation_events WHERE reservation = ?)`,
+    );
     for (const { id } of ids) {
       clear.run(id);
       events.run(id);

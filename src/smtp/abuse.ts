@@ -92,7 +92,8 @@ export class AbuseGuard {
     if (this.isExempt(address)) return OK;
     const now = this.clock();
     const e = this.entry(address, now);
-    if (e.coolUntil > now) return { ok: false, reason: 'cooling_off', retryAfterSeconds: Math.ceil((e.coolUntil - now) / 1000) };
+    if (e.coolUntil > now)
+      return { ok: false, reason: 'cooling_off', retryAfterSeconds: Math.ceil((e.coolUntil - now) / 1000) };
     const wait = take(e.conn, now, this.limits.connectionsPerMinute, this.limits.connectionBurst);
     if (wait === 0) return OK;
     this.offence(address, now);
@@ -143,7 +144,12 @@ export class AbuseGuard {
     let e = this.entries.get(key);
     if (!e) {
       if (this.entries.size >= MAX_TRACKED_ADDRESSES) this.sweep(now);
-      e = { conn: { tokens: this.limits.connectionBurst, at: now }, msg: { tokens: this.limits.messageBurst, at: now }, offences: [], coolUntil: 0 };
+      e = {
+        conn: { tokens: this.limits.connectionBurst, at: now },
+        msg: { tokens: this.limits.messageBurst, at: now },
+        offences: [],
+        coolUntil: 0,
+      };
       this.entries.set(key, e);
     }
     return e;

@@ -9,23 +9,55 @@
  */
 export const REPLIES = {
   accepted: { code: 250, enhanced: '2.0.0', text: 'Ok: queued as {id}' },
-  relayDenied: { code: 550, enhanced: '5.7.1', text: 'Relaying denied: this server only accepts mail for its intake domains, not {domain}' },
+  relayDenied: {
+    code: 550,
+    enhanced: '5.7.1',
+    text: 'Relaying denied: this server only accepts mail for its intake domains, not {domain}',
+  },
   unknownRecipient: { code: 550, enhanced: '5.1.1', text: 'No such intake address: {address}' },
   badRecipient: { code: 501, enhanced: '5.1.3', text: 'Bad recipient address syntax' },
-  tooManyRecipients: { code: 452, enhanced: '4.5.3', text: 'Too many recipients: at most {max} per message, send the rest in another transaction' },
-  messageTooBig: { code: 552, enhanced: '5.3.4', text: 'Message too big: {size} bytes exceeds the limit of {max} bytes' },
+  tooManyRecipients: {
+    code: 452,
+    enhanced: '4.5.3',
+    text: 'Too many recipients: at most {max} per message, send the rest in another transaction',
+  },
+  messageTooBig: {
+    code: 552,
+    enhanced: '5.3.4',
+    text: 'Message too big: {size} bytes exceeds the limit of {max} bytes',
+  },
   insufficientStorage: { code: 452, enhanced: '4.3.1', text: 'Insufficient system storage, try again later' },
   localError: { code: 451, enhanced: '4.3.0', text: 'Local error in processing, try again later' },
   tooManyConnections: { code: 421, enhanced: '4.7.0', text: 'Too many connections, try again later' },
-  tooManyConnectionsFromIp: { code: 421, enhanced: '4.7.0', text: 'Too many connections from your address, try again later' },
+  tooManyConnectionsFromIp: {
+    code: 421,
+    enhanced: '4.7.0',
+    text: 'Too many connections from your address, try again later',
+  },
   shuttingDown: { code: 421, enhanced: '4.3.2', text: 'Service shutting down, try again later' },
   // Abuse limits (src/smtp/abuse.ts, docs/security.md). Temporary on purpose: a
   // real MTA behind a shared address retries later; a flood just stays refused.
-  connectionRate: { code: 421, enhanced: '4.7.0', text: 'Too many connections from your address in a short time, try again in {seconds} seconds' },
-  messageRate: { code: 450, enhanced: '4.7.1', text: 'Too much mail from your address in a short time, try again in {seconds} seconds' },
+  connectionRate: {
+    code: 421,
+    enhanced: '4.7.0',
+    text: 'Too many connections from your address in a short time, try again in {seconds} seconds',
+  },
+  messageRate: {
+    code: 450,
+    enhanced: '4.7.1',
+    text: 'Too much mail from your address in a short time, try again in {seconds} seconds',
+  },
   tooManyErrors: { code: 421, enhanced: '4.7.0', text: 'Too many errors in this session, closing the connection' },
-  coolingOff: { code: 421, enhanced: '4.7.0', text: 'Your address broke the limits of this server repeatedly and is refused for {seconds} more seconds' },
-  headerTooBig: { code: 552, enhanced: '5.3.4', text: 'Message header too big: more than {max} bytes before the first blank line' },
+  coolingOff: {
+    code: 421,
+    enhanced: '4.7.0',
+    text: 'Your address broke the limits of this server repeatedly and is refused for {seconds} more seconds',
+  },
+  headerTooBig: {
+    code: 552,
+    enhanced: '5.3.4',
+    text: 'Message header too big: more than {max} bytes before the first blank line',
+  },
 } as const satisfies Record<string, { code: number; enhanced: string; text: string }>;
 
 export type ReplyName = keyof typeof REPLIES;
@@ -37,6 +69,9 @@ export function replyText(name: ReplyName, vars: Record<string, string | number>
 }
 
 /** An error smtp-server turns into this reply (it reads `responseCode`). */
-export function replyError(name: ReplyName, vars: Record<string, string | number> = {}): Error & { responseCode: number; reply: ReplyName } {
+export function replyError(
+  name: ReplyName,
+  vars: Record<string, string | number> = {},
+): Error & { responseCode: number; reply: ReplyName } {
   return Object.assign(new Error(replyText(name, vars)), { responseCode: REPLIES[name].code, reply: name });
 }

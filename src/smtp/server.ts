@@ -57,8 +57,15 @@ export class SmtpFrontEnd {
       this.guard.offence(ip);
     };
     this.servers.push(new ErrorLimitedSMTPServer(this.options(false), config.smtp.abuse.maxErrors, onErrorLimit));
-    if (config.smtp.tlsPort !== null) this.servers.push(new ErrorLimitedSMTPServer(this.options(true), config.smtp.abuse.maxErrors, onErrorLimit));
-    for (const s of this.servers) s.on('error', (err) => deps.log.warn({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'smtp server error'));
+    if (config.smtp.tlsPort !== null)
+      this.servers.push(new ErrorLimitedSMTPServer(this.options(true), config.smtp.abuse.maxErrors, onErrorLimit));
+    for (const s of this.servers)
+      s.on('error', (err) =>
+        deps.log.warn(
+          { err: { message: err.message, code: (err as NodeJS.ErrnoException).code } },
+          'smtp server error',
+        ),
+      );
   }
 
   private options(secure: boolean): SMTPServerOptions {
@@ -125,7 +132,10 @@ export class SmtpFrontEnd {
     try {
       if (!(await this.deps.spool.hasSpace())) {
         this.deps.metrics.smtpMessages.inc({ result: 'no_space', code: '452' });
-        this.deps.log.warn({ session: session.id }, 'spool disk below the free-space reserve: refusing MAIL FROM with 452 4.3.1');
+        this.deps.log.warn(
+          { session: session.id },
+          'spool disk below the free-space reserve: refusing MAIL FROM with 452 4.3.1',
+        );
         return cb(replyError('insufficientStorage'));
       }
     } catch (err) {
@@ -165,7 +175,11 @@ export class SmtpFrontEnd {
     cb();
   }
 
-  private onData(stream: SMTPServerDataStream, session: Session, cb: (err?: Error | null, message?: string) => void): void {
+  private onData(
+    stream: SMTPServerDataStream,
+    session: Session,
+    cb: (err?: Error | null, message?: string) => void,
+  ): void {
     const { metrics, spool, log, config } = this.deps;
     const chunks: Buffer[] = [];
     let size = 0;
@@ -214,10 +228,17 @@ export class SmtpFrontEnd {
         },
         (err: unknown) => {
           const code = errorCode(err);
-          const reply: ReplyName = code === 'SPOOL_NO_SPACE' ? 'insufficientStorage' : code === 'SPOOL_CLOSED' ? 'shuttingDown' : 'localError';
+          const reply: ReplyName =
+            code === 'SPOOL_NO_SPACE' ? 'insufficientStorage' : code === 'SPOOL_CLOSED' ? 'shuttingDown' : 'localError';
           if (code === 'SPOOL_NO_SPACE') spool.invalidateFreeSpace();
-          metrics.smtpMessages.inc({ result: code === 'SPOOL_NO_SPACE' ? 'no_space' : 'spool_error', code: String(REPLIES[reply].code) });
-          log.error({ session: session.id, code, err: { message: (err as Error).message } }, 'message not spooled; answered 4xx so the sender retries');
+          metrics.smtpMessages.inc({
+            result: code === 'SPOOL_NO_SPACE' ? 'no_space' : 'spool_error',
+            code: String(REPLIES[reply].code),
+          });
+          log.error(
+            { session: session.id, code, err: { message: (err as Error).message } },
+            'message not spooled; answered 4xx so the sender retries',
+          );
           cb(replyError(reply));
         },
       );
@@ -228,7 +249,8 @@ export class SmtpFrontEnd {
   private abuseRefusal(v: Verdict): (Error & { responseCode: number }) | null {
     if (v.ok) return null;
     this.refused(v.reason);
-    const reply: ReplyName = v.reason === 'cooling_off' ? 'coolingOff' : v.reason === 'message_rate' ? 'messageRate' : 'connectionRate';
+    const reply: ReplyName =
+      v.reason === 'cooling_off' ? 'coolingOff' : v.reason === 'message_rate' ? 'messageRate' : 'connectionRate';
     this.deps.log.debug({ reason: v.reason, retryAfterSeconds: v.retryAfterSeconds }, 'abuse limit: refused');
     return replyError(reply, { seconds: v.retryAfterSeconds });
   }
@@ -317,4 +339,3 @@ function tlsInfo(session: SMTPServerSession): { protocol: string; cipher: string
   const t = session.tlsOptions as { name?: string; version?: string; standardName?: string } | false | undefined;
   return { protocol: (t && t.version) || 'TLS', cipher: (t && (t.standardName ?? t.name)) || 'unknown' };
 }
-

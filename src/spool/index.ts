@@ -8,7 +8,17 @@ import path from 'node:path';
 import { CodedError } from '../errors.ts';
 import { Journal, syncDir, type Envelope, type SpoolIo, type SpoolRecord, type SpoolRef } from './journal.ts';
 
-export { Journal, newSpoolId, syncDir, SEGMENT_MAX_BYTES, type Envelope, type SpoolCursor, type SpoolIo, type SpoolRecord, type SpoolRef } from './journal.ts';
+export {
+  Journal,
+  newSpoolId,
+  syncDir,
+  SEGMENT_MAX_BYTES,
+  type Envelope,
+  type SpoolCursor,
+  type SpoolIo,
+  type SpoolRecord,
+  type SpoolRef,
+} from './journal.ts';
 
 /** statfs is cheap but not free; under load one reading serves many MAIL FROMs. */
 const FREE_SPACE_CACHE_MS = 250;
@@ -52,7 +62,13 @@ export class Spool {
     this.keptDir = path.join(this.dir, 'kept');
     this.minFreeBytes = opts.minFreeBytes;
     this.freeBytesOf = opts.freeBytes ?? statfsFree;
-    this.journal = new Journal({ dir: this.dir, io: opts.io, clock: opts.clock, onCommit: opts.onCommit, segmentMaxBytes: opts.segmentMaxBytes });
+    this.journal = new Journal({
+      dir: this.dir,
+      io: opts.io,
+      clock: opts.clock,
+      onCommit: opts.onCommit,
+      segmentMaxBytes: opts.segmentMaxBytes,
+    });
   }
 
   /** Opens the journal (cutting a torn tail) and removes temp files a crash left in `kept/`. */
@@ -83,7 +99,11 @@ export class Spool {
 
   /** The raw message bytes, wherever retention has put them. Throws SPOOL_MISSING once purged. */
   async readRaw(loc: RawLocation): Promise<Buffer> {
-    if (loc.purgedAt !== null) throw new CodedError('SPOOL_MISSING', `the raw bytes of ${loc.id} were purged by retention on ${new Date(loc.purgedAt).toISOString()}`);
+    if (loc.purgedAt !== null)
+      throw new CodedError(
+        'SPOOL_MISSING',
+        `the raw bytes of ${loc.id} were purged by retention on ${new Date(loc.purgedAt).toISOString()}`,
+      );
     if (loc.path !== null) {
       try {
         return await fsp.readFile(loc.path);

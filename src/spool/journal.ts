@@ -107,7 +107,11 @@ function segmentName(n: number): string {
 
 function ioError(err: unknown): CodedError {
   const code = (err as NodeJS.ErrnoException)?.code;
-  return new CodedError(code === 'ENOSPC' || code === 'EDQUOT' ? 'SPOOL_NO_SPACE' : 'SPOOL_IO', `spool write failed: ${(err as Error).message}`, { cause: err });
+  return new CodedError(
+    code === 'ENOSPC' || code === 'EDQUOT' ? 'SPOOL_NO_SPACE' : 'SPOOL_IO',
+    `spool write failed: ${(err as Error).message}`,
+    { cause: err },
+  );
 }
 
 export class Journal {
@@ -258,7 +262,10 @@ export class Journal {
     this.stats.lastBatchSize = batch.length;
     this.stats.lastFlushMs = performance.now() - started;
     this.flushObserver?.(this.stats.lastFlushMs / 1000, batch.length);
-    this.onCommit?.(records, batch.map((p) => p.body));
+    this.onCommit?.(
+      records,
+      batch.map((p) => p.body),
+    );
     for (let i = 0; i < batch.length; i++) batch[i]!.resolve(records[i]!);
     if (this.offset >= this.segmentMaxBytes) await this.rotate().catch(() => undefined);
   }
@@ -301,7 +308,11 @@ export class Journal {
     }
   }
 
-  private async *scanSegment(segment: number, fromOffset: number, opts: { verify: boolean }): AsyncGenerator<SpoolRecord & { end: number; crcOk: boolean }> {
+  private async *scanSegment(
+    segment: number,
+    fromOffset: number,
+    opts: { verify: boolean },
+  ): AsyncGenerator<SpoolRecord & { end: number; crcOk: boolean }> {
     const fh = await fsp.open(path.join(this.dir, segmentName(segment)), 'r');
     try {
       const { size } = await fh.stat();
@@ -354,10 +365,12 @@ export class Journal {
     }
     const buf = Buffer.allocUnsafe(FRAME_BYTES + ref.headerLength + ref.bodyLength);
     const { bytesRead } = await fh.read(buf, 0, buf.length, ref.offset);
-    if (bytesRead !== buf.length || buf.readUInt32LE(0) !== MAGIC) throw new CodedError('SPOOL_CORRUPT', `record at ${ref.segment}:${ref.offset} is incomplete`);
+    if (bytesRead !== buf.length || buf.readUInt32LE(0) !== MAGIC)
+      throw new CodedError('SPOOL_CORRUPT', `record at ${ref.segment}:${ref.offset} is incomplete`);
     const header = buf.subarray(FRAME_BYTES, FRAME_BYTES + ref.headerLength);
     const body = buf.subarray(FRAME_BYTES + ref.headerLength);
-    if (zlib.crc32(body, zlib.crc32(header)) >>> 0 !== buf.readUInt32LE(12)) throw new CodedError('SPOOL_CORRUPT', `record at ${ref.segment}:${ref.offset} failed its checksum`);
+    if (zlib.crc32(body, zlib.crc32(header)) >>> 0 !== buf.readUInt32LE(12))
+      throw new CodedError('SPOOL_CORRUPT', `record at ${ref.segment}:${ref.offset} failed its checksum`);
     return body;
   }
 

@@ -9,9 +9,26 @@ import type { AuthResult } from '../auth/index.ts';
 
 export { openDatabase, migrate, SERVER_BUSY_TIMEOUT_MS, type Db } from './db.ts';
 export { Outbox, DELIVERY_STATES, type DeliveryRow, type DeliveryState, type NewDelivery } from './outbox.ts';
-export { Queries, type Page, type ReservationFilter, type MessageFilter, type DeliveryFilter, type ReservationRow, type EventRow } from './queries.ts';
+export {
+  Queries,
+  type Page,
+  type ReservationFilter,
+  type MessageFilter,
+  type DeliveryFilter,
+  type ReservationRow,
+  type EventRow,
+} from './queries.ts';
 
-export const MESSAGE_STATES = ['pending', 'processed', 'duplicate', 'ignored', 'review', 'quarantined', 'failed', 'dead'] as const;
+export const MESSAGE_STATES = [
+  'pending',
+  'processed',
+  'duplicate',
+  'ignored',
+  'review',
+  'quarantined',
+  'failed',
+  'dead',
+] as const;
 export type MessageState = (typeof MESSAGE_STATES)[number];
 
 export interface MessageRow {
@@ -51,7 +68,24 @@ export interface MessageRow {
 }
 
 /** The columns processing needs: what the pipeline carries per message in flight. */
-export const WORK_COLUMNS = ['id', 'received_at', 'spool_segment', 'spool_offset', 'header_length', 'size', 'raw_path', 'raw_purged_at', 'store', 'quarantined', 'attempts', 'client_ip', 'helo', 'mail_from', 'auth', 'error_code'] as const;
+export const WORK_COLUMNS = [
+  'id',
+  'received_at',
+  'spool_segment',
+  'spool_offset',
+  'header_length',
+  'size',
+  'raw_path',
+  'raw_purged_at',
+  'store',
+  'quarantined',
+  'attempts',
+  'client_ip',
+  'helo',
+  'mail_from',
+  'auth',
+  'error_code',
+] as const;
 export type WorkRow = Pick<MessageRow, (typeof WORK_COLUMNS)[number]>;
 
 /** What processing made of one message (from a parser worker). */
@@ -90,18 +124,33 @@ export interface ApplyResult {
 }
 
 export function refOf(row: Pick<MessageRow, 'spool_segment' | 'spool_offset' | 'header_length' | 'size'>): SpoolRef {
-  return { segment: row.spool_segment, offset: row.spool_offset, headerLength: row.header_length, bodyLength: row.size };
+  return {
+    segment: row.spool_segment,
+    offset: row.spool_offset,
+    headerLength: row.header_length,
+    bodyLength: row.size,
+  };
 }
 
 /** Where a message's raw bytes are: its journal record, a file retention moved it to, or nowhere (purged). */
-export function rawLocation(row: Pick<MessageRow, 'id' | 'spool_segment' | 'spool_offset' | 'header_length' | 'size' | 'raw_path' | 'raw_purged_at'>): RawLocation {
+export function rawLocation(
+  row: Pick<
+    MessageRow,
+    'id' | 'spool_segment' | 'spool_offset' | 'header_length' | 'size' | 'raw_path' | 'raw_purged_at'
+  >,
+): RawLocation {
   return { id: row.id, ref: refOf(row), path: row.raw_path, purgedAt: row.raw_purged_at };
 }
 
 /** Readiness waits at most this long for the write lock before calling the database unwritable. */
 const WRITABLE_PROBE_TIMEOUT_MS = 200;
 
-const STATUS_BY_EVENT: Record<string, string> = { new: 'booked', change: 'booked', request: 'requested', cancel: 'cancelled' };
+const STATUS_BY_EVENT: Record<string, string> = {
+  new: 'booked',
+  change: 'booked',
+  request: 'requested',
+  cancel: 'cancelled',
+};
 /** States that count as "we already have this mail" for duplicate detection. */
 const SETTLED = "('processed','review','ignored','quarantined')";
 
@@ -136,11 +185,17 @@ export class Store {
       backlog: db.prepare(
         `SELECT ${WORK_COLUMNS.join(', ')} FROM messages WHERE state = 'pending' AND (received_at, id) > (@t, @id) ORDER BY received_at, id LIMIT @n`,
       ),
-      dueRetries: db.prepare(`SELECT ${WORK_COLUMNS.join(', ')} FROM messages WHERE state = 'failed' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`),
+      dueRetries: db.prepare(
+        `SELECT ${WORK_COLUMNS.join(', ')} FROM messages WHERE state = 'failed' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`,
+      ),
       nextDueAt: db.prepare(`SELECT MIN(next_attempt_at) AS t FROM messages WHERE state = 'failed'`),
       getMessage: db.prepare('SELECT * FROM messages WHERE id = ?'),
-      dupByMessageId: db.prepare(`SELECT id FROM messages WHERE message_id = ? AND id != ? AND state IN ${SETTLED} ORDER BY received_at LIMIT 1`),
-      dupByHash: db.prepare(`SELECT id FROM messages WHERE content_hash = ? AND id != ? AND state IN ${SETTLED} ORDER BY received_at LIMIT 1`),
+      dupByMessageId: db.prepare(
+        `SELECT id FROM messages WHERE message_id = ? AND id != ? AND state IN ${SETTLED} ORDER BY received_at LIMIT 1`,
+      ),
+      dupByHash: db.prepare(
+        `SELECT id FROM messages WHERE content_hash = ? AND id != ? AND state IN ${SETTLED} ORDER BY received_at LIMIT 1`,
+      ),
       setOutcome: db.prepare(
         `UPDATE messages SET state = @state, attempts = attempts + 1, error_code = NULL, error = NULL, message_id = @message_id, sent_at = @sent_at,
            content_hash = @content_hash, kind = @kind, source = @source, event = @event, extraction = @extraction, meta = @meta,
@@ -169,7 +224,9 @@ export class Store {
       countByState: db.prepare('SELECT state, COUNT(*) AS n FROM messages GROUP BY state'),
       oldestPending: db.prepare(`SELECT MIN(received_at) AS t FROM messages WHERE state IN ('pending', 'failed')`),
       backlogCount: db.prepare(`SELECT COUNT(*) AS n FROM messages WHERE state IN ('pending', 'failed')`),
-      lastProcessed: db.prepare(`SELECT MAX(processed_at) AS t FROM messages WHERE state NOT IN ('pending', 'failed', 'dead')`),
+      lastProcessed: db.prepare(
+        `SELECT MAX(processed_at) AS t FROM messages WHERE state NOT IN ('pending', 'failed', 'dead')`,
+      ),
     };
   }
 
@@ -234,7 +291,8 @@ export class Store {
     const now = this.clock();
     const x = o.extraction;
     let duplicateOf: string | null = null;
-    if (o.messageId) duplicateOf = (this.stmts.dupByMessageId.get(o.messageId, row.id) as { id: string } | undefined)?.id ?? null;
+    if (o.messageId)
+      duplicateOf = (this.stmts.dupByMessageId.get(o.messageId, row.id) as { id: string } | undefined)?.id ?? null;
     if (!duplicateOf && o.contentHash && x.kind !== 'unknown') {
       duplicateOf = (this.stmts.dupByHash.get(o.contentHash, row.id) as { id: string } | undefined)?.id ?? null;
     }
@@ -297,7 +355,10 @@ export class Store {
     let reservationRowId: number;
     let applied = true;
     if (!existing) {
-      reservationRowId = Number(this.stmts.insertReservation.run({ ...fields, source: x.source, reservation_id: x.reservationId }).lastInsertRowid);
+      reservationRowId = Number(
+        this.stmts.insertReservation.run({ ...fields, source: x.source, reservation_id: x.reservationId })
+          .lastInsertRowid,
+      );
     } else {
       reservationRowId = existing.id;
       const prior = this.stmts.eventExists.get(row.id, reservationRowId, x.event) as { id: number } | undefined;
@@ -323,8 +384,18 @@ export class Store {
   }
 
   /** Records a failure: back to pending with a retry time, or to a terminal state. */
-  recordFailure(id: string, f: { state: 'failed' | 'dead'; code: string; message: string; nextAttemptAt?: number }): void {
-    this.stmts.setFailure.run({ id, state: f.state, code: f.code, error: f.message, next: f.nextAttemptAt ?? 0, now: this.clock() });
+  recordFailure(
+    id: string,
+    f: { state: 'failed' | 'dead'; code: string; message: string; nextAttemptAt?: number },
+  ): void {
+    this.stmts.setFailure.run({
+      id,
+      state: f.state,
+      code: f.code,
+      error: f.message,
+      next: f.nextAttemptAt ?? 0,
+      now: this.clock(),
+    });
   }
 
   /** Runs `fn` in one transaction (batched persistence). */
@@ -338,7 +409,10 @@ export class Store {
    * counts every state and is for status pages and tools.
    */
   backlogStats(): { waiting: number; oldestAt: number | null } {
-    return { waiting: (this.stmts.backlogCount.get() as { n: number }).n, oldestAt: (this.stmts.oldestPending.get() as { t: number | null }).t };
+    return {
+      waiting: (this.stmts.backlogCount.get() as { n: number }).n,
+      oldestAt: (this.stmts.oldestPending.get() as { t: number | null }).t,
+    };
   }
 
   /** Pipeline figures for status, readiness and metrics. */

@@ -37,7 +37,20 @@ export interface DeliveryRow {
   created_at: number;
 }
 
-export type NewDelivery = Pick<DeliveryRow, 'id' | 'event_id' | 'reservation' | 'message' | 'endpoint' | 'event' | 'idempotency_key' | 'payload' | 'next_attempt_at' | 'expires_at' | 'created_at'>;
+export type NewDelivery = Pick<
+  DeliveryRow,
+  | 'id'
+  | 'event_id'
+  | 'reservation'
+  | 'message'
+  | 'endpoint'
+  | 'event'
+  | 'idempotency_key'
+  | 'payload'
+  | 'next_attempt_at'
+  | 'expires_at'
+  | 'created_at'
+>;
 
 export interface AttemptRecord {
   id: string;
@@ -61,7 +74,9 @@ export class Outbox {
          VALUES (@id, @event_id, @reservation, @message, @endpoint, @event, @idempotency_key, @payload, @next_attempt_at, @expires_at, @created_at)`,
       ),
       reservation: db.prepare('SELECT * FROM reservations WHERE id = ?'),
-      due: db.prepare(`SELECT d.* FROM deliveries d WHERE d.state = 'pending' AND d.next_attempt_at <= ? AND ${HEAD} ORDER BY d.next_attempt_at, d.seq LIMIT ?`),
+      due: db.prepare(
+        `SELECT d.* FROM deliveries d WHERE d.state = 'pending' AND d.next_attempt_at <= ? AND ${HEAD} ORDER BY d.next_attempt_at, d.seq LIMIT ?`,
+      ),
       lease: db.prepare(`UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND state = 'pending'`),
       nextDue: db.prepare(`SELECT MIN(d.next_attempt_at) AS t FROM deliveries d WHERE d.state = 'pending' AND ${HEAD}`),
       delivered: db.prepare(
@@ -80,7 +95,9 @@ export class Outbox {
         `UPDATE deliveries SET state = 'pending', next_attempt_at = @now, expires_at = @expires, dead_at = NULL WHERE id = @id AND state != 'pending'`,
       ),
       get: db.prepare('SELECT * FROM deliveries WHERE id = ?'),
-      pendingStats: db.prepare(`SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM deliveries WHERE state = 'pending'`),
+      pendingStats: db.prepare(
+        `SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM deliveries WHERE state = 'pending'`,
+      ),
       deadCount: db.prepare(`SELECT COUNT(*) AS n FROM deliveries WHERE state = 'dead'`),
     };
   }
@@ -119,7 +136,17 @@ export class Outbox {
   }
 
   markRetry(a: AttemptRecord & { next: number }): boolean {
-    return this.stmts.retry.run({ id: a.id, now: a.now, status: a.status, durationMs: a.durationMs, code: a.code ?? null, error: a.error ?? null, next: a.next }).changes > 0;
+    return (
+      this.stmts.retry.run({
+        id: a.id,
+        now: a.now,
+        status: a.status,
+        durationMs: a.durationMs,
+        code: a.code ?? null,
+        error: a.error ?? null,
+        next: a.next,
+      }).changes > 0
+    );
   }
 
   /** Dead letter; `attempted` false when no request was made (e.g. its endpoint is no longer configured). */

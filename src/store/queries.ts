@@ -102,7 +102,9 @@ export class Queries {
       reservation: db.prepare('SELECT * FROM reservations WHERE id = ?'),
       eventsOf: db.prepare('SELECT * FROM reservation_events WHERE reservation = ? ORDER BY id'),
       eventsOfMessage: db.prepare('SELECT * FROM reservation_events WHERE message = ? ORDER BY id'),
-      deliveriesOfEvents: db.prepare(`SELECT * FROM deliveries WHERE event_id IN (SELECT value FROM json_each(?)) ORDER BY seq`),
+      deliveriesOfEvents: db.prepare(
+        `SELECT * FROM deliveries WHERE event_id IN (SELECT value FROM json_each(?)) ORDER BY seq`,
+      ),
       deliveriesOfMessage: db.prepare('SELECT * FROM deliveries WHERE message = ? ORDER BY seq'),
       message: db.prepare('SELECT * FROM messages WHERE id = ?'),
       delivery: db.prepare('SELECT * FROM deliveries WHERE id = ?'),
@@ -110,7 +112,9 @@ export class Queries {
         `UPDATE messages SET state = 'pending', attempts = 0, next_attempt_at = 0, error_code = NULL, error = NULL WHERE id = ? AND state != 'pending'`,
       ),
       handled: db.prepare('UPDATE messages SET handled_at = ? WHERE id = ?'),
-      clearReview: db.prepare(`UPDATE reservations SET needs_review = 0, review_reasons = '[]', updated_at = ? WHERE last_message = ? AND needs_review = 1`),
+      clearReview: db.prepare(
+        `UPDATE reservations SET needs_review = 0, review_reasons = '[]', updated_at = ? WHERE last_message = ? AND needs_review = 1`,
+      ),
     };
   }
 
@@ -167,7 +171,7 @@ export class Queries {
       const like = `%${likeEscape(f.q)}%`;
       const digits = f.q.replace(/\D/g, '');
       where.push(
-        `(guest_name LIKE @q ESCAPE '\\' OR guest_name_kana LIKE @q ESCAPE '\\' OR reservation_id LIKE @q ESCAPE '\\' OR REPLACE(guest_name, ' ', '') LIKE @qTight ESCAPE '\\'${digits.length >= 3 ? " OR phone LIKE @qDigits" : ''})`,
+        `(guest_name LIKE @q ESCAPE '\\' OR guest_name_kana LIKE @q ESCAPE '\\' OR reservation_id LIKE @q ESCAPE '\\' OR REPLACE(guest_name, ' ', '') LIKE @qTight ESCAPE '\\'${digits.length >= 3 ? ' OR phone LIKE @qDigits' : ''})`,
       );
       p.q = like;
       p.qTight = `%${likeEscape(f.q.replace(/[\s　]+/g, ''))}%`;
@@ -208,7 +212,10 @@ export class Queries {
       p.afterT = Number(after[0]);
       p.afterId = String(after[1]);
     }
-    return this.page<MessageRow>('messages', where, p, 'received_at DESC, id DESC', limit, (r) => [r.received_at, r.id]);
+    return this.page<MessageRow>('messages', where, p, 'received_at DESC, id DESC', limit, (r) => [
+      r.received_at,
+      r.id,
+    ]);
   }
 
   /** Newest first (enqueue order). */
@@ -228,7 +235,14 @@ export class Queries {
     return this.page<DeliveryRow>('deliveries', where, p, 'seq DESC', limit, (r) => [r.seq]);
   }
 
-  private page<T>(table: string, where: string[], p: Params, order: string, limit: number, key: (row: T) => (string | number)[]): Page<T> {
+  private page<T>(
+    table: string,
+    where: string[],
+    p: Params,
+    order: string,
+    limit: number,
+    key: (row: T) => (string | number)[],
+  ): Page<T> {
     const sql = `SELECT * FROM ${table}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ${Math.floor(limit) + 1}`;
     let stmt = this.cache.get(sql);
     if (!stmt) {

@@ -47,12 +47,23 @@ export interface CertificateSettings {
 export function certificateFiles(s: CertificateSettings): CertificateFiles {
   if (s.certFile && s.keyFile) return { certFile: s.certFile, keyFile: s.keyFile, chainFile: null };
   const chain = path.join(s.certsDir, 'chain.pem');
-  return { certFile: path.join(s.certsDir, 'cert.pem'), keyFile: path.join(s.certsDir, 'key.pem'), chainFile: fs.existsSync(chain) ? chain : null };
+  return {
+    certFile: path.join(s.certsDir, 'cert.pem'),
+    keyFile: path.join(s.certsDir, 'key.pem'),
+    chainFile: fs.existsSync(chain) ? chain : null,
+  };
 }
 
 async function stampOf(files: CertificateFiles): Promise<string> {
   const parts = await Promise.all(
-    [files.keyFile, files.certFile, files.chainFile].map(async (f) => (f ? fsp.stat(f).then((s) => `${s.mtimeMs}:${s.size}:${s.ino}`, () => 'missing') : '-')),
+    [files.keyFile, files.certFile, files.chainFile].map(async (f) =>
+      f
+        ? fsp.stat(f).then(
+            (s) => `${s.mtimeMs}:${s.size}:${s.ino}`,
+            () => 'missing',
+          )
+        : '-',
+    ),
   );
   return parts.join('|');
 }
@@ -77,7 +88,8 @@ export async function readCertificate(files: CertificateFiles): Promise<LoadedCe
   } catch (err) {
     throw new Error(`${files.keyFile} is not a PEM private key (${(err as Error).message})`);
   }
-  if (!x509.checkPrivateKey(privateKey)) throw new Error(`${files.keyFile} does not match the certificate in ${files.certFile}`);
+  if (!x509.checkPrivateKey(privateKey))
+    throw new Error(`${files.keyFile} does not match the certificate in ${files.certFile}`);
   const cert = chain && !certPem.includes(chain.trim()) ? `${certPem.trimEnd()}\n${chain}` : certPem;
   return {
     key,
@@ -92,7 +104,11 @@ export async function readCertificate(files: CertificateFiles): Promise<LoadedCe
 }
 
 /** Generates a self-signed certificate for `hostname` into the files (key 0600). */
-export async function generateCertificate(files: CertificateFiles, hostname: string, opts: { days?: number; now?: Date } = {}): Promise<void> {
+export async function generateCertificate(
+  files: CertificateFiles,
+  hostname: string,
+  opts: { days?: number; now?: Date } = {},
+): Promise<void> {
   const now = opts.now ?? new Date();
   const days = opts.days ?? GENERATED_CERT_DAYS;
   const pems = await generate([{ name: 'commonName', value: hostname }], {
@@ -105,7 +121,14 @@ export async function generateCertificate(files: CertificateFiles, hostname: str
       { name: 'basicConstraints', cA: false },
       { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
       { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: [{ type: 2, value: hostname }, { type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] },
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 2, value: hostname },
+          { type: 2, value: 'localhost' },
+          { type: 7, ip: '127.0.0.1' },
+        ],
+      },
     ],
   });
   await fsp.mkdir(path.dirname(files.keyFile), { recursive: true });
@@ -122,12 +145,16 @@ async function writeAtomic(file: string, data: string, mode: number): Promise<vo
 }
 
 /** Loads the configured certificate, generating one first when allowed and none exists. */
-export async function loadOrCreateCertificate(s: CertificateSettings): Promise<{ cert: LoadedCertificate; generated: boolean }> {
+export async function loadOrCreateCertificate(
+  s: CertificateSettings,
+): Promise<{ cert: LoadedCertificate; generated: boolean }> {
   const files = certificateFiles(s);
   const exists = fs.existsSync(files.certFile) && fs.existsSync(files.keyFile);
   if (!exists) {
     if (!s.generate || (s.certFile && s.keyFile)) {
-      throw new Error(`no certificate at ${files.certFile} / ${files.keyFile} (set tls.generate=true to create a self-signed one)`);
+      throw new Error(
+        `no certificate at ${files.certFile} / ${files.keyFile} (set tls.generate=true to create a self-signed one)`,
+      );
     }
     await generateCertificate(files, s.hostname);
     return { cert: await readCertificate(files), generated: true };

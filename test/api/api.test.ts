@@ -82,23 +82,56 @@ describe('HTTP API', () => {
     raws[name] = message;
     return id;
   }
-  const mail = (name: string, m: TabelogMail, state = 'processed') => send(name, `${m.store ?? 'shibuya'}@intake.example`, tabelogMail(m), state);
+  const mail = (name: string, m: TabelogMail, state = 'processed') =>
+    send(name, `${m.store ?? 'shibuya'}@intake.example`, tabelogMail(m), state);
 
   beforeAll(async () => {
     receiver = await new Receiver().start();
-    app = await startTestApp({ 'http.apiToken': TOKEN, 'webhook.url': receiver.url, 'webhook.secret': 'whsec', 'webhook.retryBaseMs': 20, certsDir });
-    await mail('yamada', { bookingId: '11110001', name: '山田 太郎', date: '2026/12/20', sentAt: 'Fri, 20 Nov 2026 10:00:00 +0900' });
+    app = await startTestApp({
+      'http.apiToken': TOKEN,
+      'webhook.url': receiver.url,
+      'webhook.secret': 'whsec',
+      'webhook.retryBaseMs': 20,
+      certsDir,
+    });
+    await mail('yamada', {
+      bookingId: '11110001',
+      name: '山田 太郎',
+      date: '2026/12/20',
+      sentAt: 'Fri, 20 Nov 2026 10:00:00 +0900',
+    });
     await mail('sato', { bookingId: '11110002', name: '佐藤 花子', date: '2026/12/24', phone: '080-2222-3333' });
     await mail('suzuki', { bookingId: '11110003', name: '鈴木 一郎', date: '2026/12/31', store: 'ginza' });
-    await mail('takahashi', { bookingId: '11110004', name: '高橋 次郎', date: '2027/01/05', store: 'ginza', phone: null }, 'review');
-    await mail('yamadaChange', { kind: 'change', bookingId: '11110001', name: '山田 太郎', party: 6, sentAt: 'Fri, 20 Nov 2026 11:00:00 +0900' });
-    await mail('satoCancel', { kind: 'cancel', bookingId: '11110002', name: '佐藤 花子', date: '2026/12/24', phone: '080-2222-3333' });
+    await mail(
+      'takahashi',
+      { bookingId: '11110004', name: '高橋 次郎', date: '2027/01/05', store: 'ginza', phone: null },
+      'review',
+    );
+    await mail('yamadaChange', {
+      kind: 'change',
+      bookingId: '11110001',
+      name: '山田 太郎',
+      party: 6,
+      sentAt: 'Fri, 20 Nov 2026 11:00:00 +0900',
+    });
+    await mail('satoCancel', {
+      kind: 'cancel',
+      bookingId: '11110002',
+      name: '佐藤 花子',
+      date: '2026/12/24',
+      phone: '080-2222-3333',
+    });
     await send('verification', 'ginza@intake.example', Buffer.from(VERIFICATION), 'review');
     await send('newsletter', 'shibuya@intake.example', Buffer.from(NEWSLETTER), 'ignored');
-    await until(() => {
-      const n = app.store.db.prepare(`SELECT COUNT(*) AS n FROM deliveries WHERE state = 'delivered'`).get() as { n: number };
-      return n.n === 6;
-    }, progress(app, receiver));
+    await until(
+      () => {
+        const n = app.store.db.prepare(`SELECT COUNT(*) AS n FROM deliveries WHERE state = 'delivered'`).get() as {
+          n: number;
+        };
+        return n.n === 6;
+      },
+      progress(app, receiver),
+    );
   });
   afterAll(async () => {
     await app?.cleanup();
@@ -127,10 +160,18 @@ describe('HTTP API', () => {
     });
 
     it('guards every path under /api/, including routes other modules add and unknown ones', async () => {
-      for (const path of ['/api/alerts', '/api/openapi.json', '/api/nope', `/api/messages/${ids.yamada}/raw`, '/API/reservations']) {
+      for (const path of [
+        '/api/alerts',
+        '/api/openapi.json',
+        '/api/nope',
+        `/api/messages/${ids.yamada}/raw`,
+        '/API/reservations',
+      ]) {
         expect((await api(app, path, { token: null })).status, path).toBe(401);
       }
-      const post = await fetch(`http://127.0.0.1:${app.httpPort}/api/messages/${ids.yamada}/replay`, { method: 'POST' });
+      const post = await fetch(`http://127.0.0.1:${app.httpPort}/api/messages/${ids.yamada}/replay`, {
+        method: 'POST',
+      });
       expect(post.status).toBe(401);
       const notFound = await api<{ error: { code: string } }>(app, '/api/nope');
       expect(notFound.status).toBe(404);
@@ -148,7 +189,8 @@ describe('HTTP API', () => {
       } finally {
         await open.cleanup();
       }
-      const req = (remoteAddress: string, authorization?: string) => ({ headers: { authorization }, socket: { remoteAddress } }) as never;
+      const req = (remoteAddress: string, authorization?: string) =>
+        ({ headers: { authorization }, socket: { remoteAddress } }) as never;
       expect(checkAuth(req('127.0.0.1'), null)).toEqual({ ok: true });
       expect(checkAuth(req('::ffff:127.0.0.1'), null)).toEqual({ ok: true });
       expect(checkAuth(req('::1'), null)).toEqual({ ok: true });
@@ -193,13 +235,24 @@ describe('HTTP API', () => {
       expect(seen).toEqual(['11110004', '11110003', '11110002', '11110001']);
       // Filters and cursor together.
       const first = await api<Page<ReservationJson>>(app, '/api/reservations?store=ginza&limit=1');
-      const second = await api<Page<ReservationJson>>(app, `/api/reservations?store=ginza&limit=1&cursor=${first.body.nextCursor}`);
+      const second = await api<Page<ReservationJson>>(
+        app,
+        `/api/reservations?store=ginza&limit=1&cursor=${first.body.nextCursor}`,
+      );
       expect([...first.body.items, ...second.body.items].map((x) => x.reservationId)).toEqual(['11110004', '11110003']);
       expect(second.body.nextCursor).toBeNull();
     });
 
     it('answers 400 with an error body for a bad cursor or parameter', async () => {
-      for (const q of ['?cursor=garbage', '?cursor=WyJ4Il0', '?limit=0', '?limit=10000', '?status=lost', '?visitFrom=20261220', '?needsReview=maybe']) {
+      for (const q of [
+        '?cursor=garbage',
+        '?cursor=WyJ4Il0',
+        '?limit=0',
+        '?limit=10000',
+        '?status=lost',
+        '?visitFrom=20261220',
+        '?needsReview=maybe',
+      ]) {
         const r = await api<{ error: { code: string; message: string } }>(app, `/api/reservations${q}`);
         expect(r.status, q).toBe(400);
         expect(r.body.error.code, q).toMatch(/^INVALID_(CURSOR|REQUEST)$/);
@@ -211,12 +264,20 @@ describe('HTTP API', () => {
       const [row] = (await api<Page<ReservationJson>>(app, '/api/reservations?q=11110001')).body.items;
       const r = await api<ReservationJson>(app, `/api/reservations/${row!.id}`);
       expect(r.status).toBe(200);
-      expect(r.body).toMatchObject({ reservationId: '11110001', status: 'booked', guestName: '山田 太郎', store: 'shibuya' });
+      expect(r.body).toMatchObject({
+        reservationId: '11110001',
+        status: 'booked',
+        guestName: '山田 太郎',
+        store: 'shibuya',
+      });
       expect(r.body.events!.map((e) => [e.event, e.message, e.applied])).toEqual([
         ['new', ids.yamada, true],
         ['change', ids.yamadaChange, true],
       ]);
-      expect(r.body.events!.map((e) => e.deliveries.map((d) => [d.event, d.state]))).toEqual([[['reservation.new', 'delivered']], [['reservation.change', 'delivered']]]);
+      expect(r.body.events!.map((e) => e.deliveries.map((d) => [d.event, d.state]))).toEqual([
+        [['reservation.new', 'delivered']],
+        [['reservation.change', 'delivered']],
+      ]);
       expect((await api(app, '/api/reservations/999999')).status).toBe(404);
       expect((await api(app, '/api/reservations/abc')).status).toBe(400);
     });
@@ -243,7 +304,10 @@ describe('HTTP API', () => {
       const seen: string[] = [];
       let cursor: string | null = null;
       do {
-        const r: { body: Page<MessageJson> } = await api<Page<MessageJson>>(app, `/api/messages?limit=3${cursor ? `&cursor=${cursor}` : ''}`);
+        const r: { body: Page<MessageJson> } = await api<Page<MessageJson>>(
+          app,
+          `/api/messages?limit=3${cursor ? `&cursor=${cursor}` : ''}`,
+        );
         seen.push(...r.body.items.map((m) => m.id));
         cursor = r.body.nextCursor;
       } while (cursor);
@@ -253,12 +317,25 @@ describe('HTTP API', () => {
     });
 
     it('shows a message with envelope, extraction, metadata, events and deliveries', async () => {
-      const r = await api<Record<string, unknown> & { envelope: { rcptTo: string[] }; extraction: { reservationId: string }; meta: { subject: string }; events: unknown[]; deliveries: { state: string }[] }>(
-        app,
-        `/api/messages/${ids.suzuki}`,
-      );
+      const r = await api<
+        Record<string, unknown> & {
+          envelope: { rcptTo: string[] };
+          extraction: { reservationId: string };
+          meta: { subject: string };
+          events: unknown[];
+          deliveries: { state: string }[];
+        }
+      >(app, `/api/messages/${ids.suzuki}`);
       expect(r.status).toBe(200);
-      expect(r.body).toMatchObject({ id: ids.suzuki, state: 'processed', kind: 'reservation', source: 'tabelog', store: 'ginza', reservationId: '11110003', rawAvailable: true });
+      expect(r.body).toMatchObject({
+        id: ids.suzuki,
+        state: 'processed',
+        kind: 'reservation',
+        source: 'tabelog',
+        store: 'ginza',
+        reservationId: '11110003',
+        rawAvailable: true,
+      });
       expect(r.body.envelope.rcptTo).toEqual(['ginza@intake.example']);
       expect(r.body.extraction.reservationId).toBe('11110003');
       expect(r.body.meta.subject).toContain('【新規予約】');
@@ -268,7 +345,9 @@ describe('HTTP API', () => {
     });
 
     it('downloads the raw .eml exactly as received', async () => {
-      const res = await fetch(`http://127.0.0.1:${app.httpPort}/api/messages/${ids.yamada}/raw`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      const res = await fetch(`http://127.0.0.1:${app.httpPort}/api/messages/${ids.yamada}/raw`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toBe('message/rfc822');
       expect(res.headers.get('content-disposition')).toBe(`attachment; filename="${ids.yamada}.eml"`);
@@ -281,19 +360,28 @@ describe('HTTP API', () => {
 
   describe('actions', () => {
     it('marks a verification mail handled (and a review reservation reviewed)', async () => {
-      expect(await (async () => (await api<Page<MessageJson>>(app, '/api/messages?state=review&handled=false')).body.items.length)()).toBe(2);
-      const r = await api<{ message: MessageJson }>(app, `/api/messages/${ids.verification}/handled`, { method: 'POST' });
+      expect(
+        await (async () =>
+          (await api<Page<MessageJson>>(app, '/api/messages?state=review&handled=false')).body.items.length)(),
+      ).toBe(2);
+      const r = await api<{ message: MessageJson }>(app, `/api/messages/${ids.verification}/handled`, {
+        method: 'POST',
+      });
       expect(r.status).toBe(200);
       expect(r.body.message.handledAt).not.toBeNull();
       const t = await api<{ message: MessageJson }>(app, `/api/messages/${ids.takahashi}/handled`, { method: 'POST' });
       expect(t.status).toBe(200);
       expect((await api<Page<MessageJson>>(app, '/api/messages?state=review&handled=false')).body.items).toEqual([]);
-      expect((await api<Page<MessageJson>>(app, '/api/messages?handled=true')).body.items.map((m) => m.id).sort()).toEqual([ids.takahashi, ids.verification].sort());
+      expect(
+        (await api<Page<MessageJson>>(app, '/api/messages?handled=true')).body.items.map((m) => m.id).sort(),
+      ).toEqual([ids.takahashi, ids.verification].sort());
       expect(await reservations('?needsReview=true')).toEqual([]);
     });
 
     it('replays a message: processed again, without a second reservation event or delivery', async () => {
-      const before = app.store.db.prepare('SELECT (SELECT COUNT(*) FROM reservation_events) AS e, (SELECT COUNT(*) FROM deliveries) AS d').get();
+      const before = app.store.db
+        .prepare('SELECT (SELECT COUNT(*) FROM reservation_events) AS e, (SELECT COUNT(*) FROM deliveries) AS d')
+        .get();
       const processedAt = app.store.message(ids.sato!)!.processed_at;
       const res = await fetch(`http://127.0.0.1:${app.httpPort}/api/messages/${ids.sato}/replay`, {
         method: 'POST',
@@ -305,17 +393,27 @@ describe('HTTP API', () => {
         return m.state === 'processed' && m.processed_at !== processedAt ? m : undefined;
       }, progress(app));
       expect(row.attempts).toBe(1);
-      expect(app.store.db.prepare('SELECT (SELECT COUNT(*) FROM reservation_events) AS e, (SELECT COUNT(*) FROM deliveries) AS d').get()).toEqual(before);
+      expect(
+        app.store.db
+          .prepare('SELECT (SELECT COUNT(*) FROM reservation_events) AS e, (SELECT COUNT(*) FROM deliveries) AS d')
+          .get(),
+      ).toEqual(before);
       expect((await api(app, '/api/messages/nope/replay', { method: 'POST' })).status).toBe(404);
     });
 
     it('lists deliveries by state and event, and refuses to redeliver one that is already queued', async () => {
-      const all = await api<Page<{ id: string; state: string; event: string }>>(app, '/api/deliveries?state=delivered&limit=2');
+      const all = await api<Page<{ id: string; state: string; event: string }>>(
+        app,
+        '/api/deliveries?state=delivered&limit=2',
+      );
       expect(all.body.items).toHaveLength(2);
       expect(all.body.nextCursor).not.toBeNull();
       const cancels = await api<Page<{ id: string; event: string }>>(app, '/api/deliveries?event=reservation.cancel');
       expect(cancels.body.items).toHaveLength(1);
-      const detail = await api<{ payload: { event: string; reservation: { status: string } } }>(app, `/api/deliveries/${cancels.body.items[0]!.id}`);
+      const detail = await api<{ payload: { event: string; reservation: { status: string } } }>(
+        app,
+        `/api/deliveries/${cancels.body.items[0]!.id}`,
+      );
       expect(detail.body.payload).toMatchObject({ event: 'reservation.cancel', reservation: { status: 'cancelled' } });
 
       receiver.respond = () => ({ status: 200, delayMs: 300 });
@@ -325,17 +423,23 @@ describe('HTTP API', () => {
       const again = await api<{ error: { code: string } }>(app, `/api/deliveries/${id}/redeliver`, { method: 'POST' });
       expect(again.status).toBe(409);
       expect(again.body.error.code).toBe('ALREADY_PENDING');
-      await until(() => (app.store.db.prepare('SELECT state FROM deliveries WHERE id = ?').get(id) as { state: string }).state === 'delivered', progress(app, receiver));
+      await until(
+        () =>
+          (app.store.db.prepare('SELECT state FROM deliveries WHERE id = ?').get(id) as { state: string }).state ===
+          'delivered',
+        progress(app, receiver),
+      );
       receiver.respond = () => 200;
     });
   });
 
   describe('OpenAPI', () => {
     it('serves an OpenAPI 3.1 document generated from the route schemas', async () => {
-      const r = await api<{ openapi: string; paths: Record<string, Record<string, { parameters: { name: string; in: string }[] }>>; components: { securitySchemes: object } }>(
-        app,
-        '/api/openapi.json',
-      );
+      const r = await api<{
+        openapi: string;
+        paths: Record<string, Record<string, { parameters: { name: string; in: string }[] }>>;
+        components: { securitySchemes: object };
+      }>(app, '/api/openapi.json');
       expect(r.status).toBe(200);
       expect(r.body.openapi).toBe('3.1.0');
       expect(Object.keys(r.body.paths)).toEqual(
@@ -354,8 +458,19 @@ describe('HTTP API', () => {
       );
       expect(r.body.paths['/api/deliveries/{id}/redeliver']!.post).toBeDefined();
       const params = r.body.paths['/api/reservations']!.get!.parameters.map((p) => `${p.in}:${p.name}`);
-      expect(params).toEqual(expect.arrayContaining(['query:limit', 'query:cursor', 'query:store', 'query:q', 'query:visitFrom', 'query:needsReview']));
-      expect(r.body.paths['/api/messages/{id}']!.get!.parameters).toEqual([expect.objectContaining({ name: 'id', in: 'path' })]);
+      expect(params).toEqual(
+        expect.arrayContaining([
+          'query:limit',
+          'query:cursor',
+          'query:store',
+          'query:q',
+          'query:visitFrom',
+          'query:needsReview',
+        ]),
+      );
+      expect(r.body.paths['/api/messages/{id}']!.get!.parameters).toEqual([
+        expect.objectContaining({ name: 'id', in: 'path' }),
+      ]);
       expect(r.body.components.securitySchemes).toHaveProperty('bearer');
     });
   });

@@ -17,13 +17,23 @@ const SCENARIO_TIMEOUT_MS = 90_000;
 
 describe('chaos (fast scenarios, as in npm run chaos -- --fast)', () => {
   for (const s of CHAOS_SCENARIOS.filter((x) => x.fast)) {
-    it(`${s.name}: ${s.description}`, async () => {
-      const lines: string[] = [];
-      const ctx: ChaosContext = { root: ROOT, raw: readFileSync(path.join(ROOT, 'bench/reservation-iso2022jp.eml')), full: false, webhookDownMs: WEBHOOK_DOWN_MS, out: (l) => lines.push(l) };
-      const r = new Recorder(ctx.out);
-      await s.run(ctx, r);
-      expect(r.checks.length, 'the scenario checked nothing').toBeGreaterThan(0);
-      expect(r.failed, lines.join('\n')).toBe(0);
-    }, SCENARIO_TIMEOUT_MS);
+    it(
+      `${s.name}: ${s.description}`,
+      async () => {
+        const lines: string[] = [];
+        const ctx: ChaosContext = {
+          root: ROOT,
+          raw: readFileSync(path.join(ROOT, 'bench/reservation-iso2022jp.eml')),
+          full: false,
+          webhookDownMs: WEBHOOK_DOWN_MS,
+          out: (l) => lines.push(l),
+        };
+        const r = new Recorder(ctx.out);
+        await s.run(ctx, r);
+        expect(r.checks.length, 'the scenario checked nothing').toBeGreaterThan(0);
+        expect(r.failed, lines.join('\n')).toBe(0);
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
   }
 });

@@ -25,13 +25,20 @@ describe('disk full on a real space-limited file system', () => {
     try {
       execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${DISK_BYTES}`, 'tmpfs', mount]);
     } catch (err) {
-      throw new Error(`this test mounts a ${DISK_BYTES}-byte tmpfs and must run as root (CI does): ${(err as Error).message}`);
+      throw new Error(
+        `this test mounts a ${DISK_BYTES}-byte tmpfs and must run as root (CI does): ${(err as Error).message}`,
+      );
     }
     // A file that takes space now and is deleted later: "space returns".
     filler = path.join(mount, 'filler');
     fs.writeFileSync(filler, Buffer.alloc(3 * 1024 * 1024));
     const certs = tempDir();
-    app = await startTestApp({ dataDir: path.join(mount, 'data'), certsDir: certs, 'smtp.minFreeBytes': 0, 'smtp.maxMessageBytes': 1024 * 1024 });
+    app = await startTestApp({
+      dataDir: path.join(mount, 'data'),
+      certsDir: certs,
+      'smtp.minFreeBytes': 0,
+      'smtp.maxMessageBytes': 1024 * 1024,
+    });
   });
 
   afterAll(async () => {

@@ -31,7 +31,11 @@ describe('crash safety', () => {
 
   it('after kill -9 under concurrent load, every message that got a 250 is processed exactly once', async () => {
     const dir = tempDir();
-    const env = { OTA_INBOUND_DATA_DIR: path.join(dir, 'data'), OTA_INBOUND_CERTS_DIR: path.join(dir, 'certs'), OTA_INBOUND_DOMAINS: 'intake.example' };
+    const env = {
+      OTA_INBOUND_DATA_DIR: path.join(dir, 'data'),
+      OTA_INBOUND_CERTS_DIR: path.join(dir, 'certs'),
+      OTA_INBOUND_DOMAINS: 'intake.example',
+    };
     const first = await startChild(env);
     children.push(first);
 
@@ -68,10 +72,16 @@ describe('crash safety', () => {
     const db = new Database(path.join(dir, 'data', 'ota-inbound.db'), { readonly: true });
     try {
       await pollUntil('the recovered backlog to be processed', () => {
-        const { n } = db.prepare(`SELECT COUNT(*) AS n FROM messages WHERE state IN ('pending','failed')`).get() as { n: number };
+        const { n } = db.prepare(`SELECT COUNT(*) AS n FROM messages WHERE state IN ('pending','failed')`).get() as {
+          n: number;
+        };
         return n === 0;
       });
-      const rows = db.prepare('SELECT id, state, message_id FROM messages').all() as { id: string; state: string; message_id: string }[];
+      const rows = db.prepare('SELECT id, state, message_id FROM messages').all() as {
+        id: string;
+        state: string;
+        message_id: string;
+      }[];
       const byId = new Map(rows.map((r) => [r.id, r]));
       for (const id of accepted) expect(byId.get(id), `250'd message ${id} missing after restart`).toBeDefined();
       // Exactly once: no Message-ID was recorded twice.

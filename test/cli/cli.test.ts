@@ -10,9 +10,16 @@ import { tempDir } from '../helpers/app.ts';
 const exec = promisify(execFile);
 const FIXTURES = path.join(import.meta.dirname, '../fixtures');
 
-async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await exec(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, cwd: path.join(import.meta.dirname, '../..'), maxBuffer: 64 * 1024 * 1024 });
+    const { stdout, stderr } = await exec(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      cwd: path.join(import.meta.dirname, '../..'),
+      maxBuffer: 64 * 1024 * 1024,
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -36,8 +43,16 @@ describe('ota-inbound parse', () => {
   it('prints one JSON object per line for a directory', async () => {
     const r = await cli(['parse', path.join(FIXTURES, 'tabelog')]);
     expect(r.code).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string; source: string });
-    expect(lines.map((l) => path.basename(l.file))).toEqual(fs.readdirSync(path.join(FIXTURES, 'tabelog')).filter((f) => f.endsWith('.eml')).sort());
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { file: string; source: string });
+    expect(lines.map((l) => path.basename(l.file))).toEqual(
+      fs
+        .readdirSync(path.join(FIXTURES, 'tabelog'))
+        .filter((f) => f.endsWith('.eml'))
+        .sort(),
+    );
     expect(lines.every((l) => l.source === 'tabelog')).toBe(true);
   });
 
@@ -59,7 +74,12 @@ describe('configuration errors', () => {
 describe('a running server from the command line', () => {
   const dir = tempDir();
   // Sender authentication has its own tests (test/security); here the fixture's fake signature should not matter.
-  const env = { OTA_INBOUND_DATA_DIR: path.join(dir, 'data'), OTA_INBOUND_CERTS_DIR: path.join(dir, 'certs'), OTA_INBOUND_DOMAINS: 'intake.example', OTA_INBOUND_AUTH_RESOLVER: 'none' };
+  const env = {
+    OTA_INBOUND_DATA_DIR: path.join(dir, 'data'),
+    OTA_INBOUND_CERTS_DIR: path.join(dir, 'certs'),
+    OTA_INBOUND_DOMAINS: 'intake.example',
+    OTA_INBOUND_AUTH_RESOLVER: 'none',
+  };
   let child: Child;
   afterAll(() => child?.proc.kill('SIGKILL'));
 
@@ -80,7 +100,10 @@ describe('a running server from the command line', () => {
     expect(envelope).toMatchObject({ id, rcptTo: ['sakura-ginza@intake.example'], store: 'sakura-ginza' });
 
     const status = await pollUntil('the message to be processed', async () => {
-      const s = JSON.parse((await cli(['status', '--json'], env)).stdout) as { messages: Record<string, number>; backlog: number };
+      const s = JSON.parse((await cli(['status', '--json'], env)).stdout) as {
+        messages: Record<string, number>;
+        backlog: number;
+      };
       return s.backlog === 0 && s.messages.processed === 1 ? s : null;
     });
     expect(status.messages).toEqual({ processed: 1 });

@@ -20,7 +20,11 @@ describe('configuration', () => {
     const dir = tempDir();
     const file = path.join(dir, 'c.json');
     fs.writeFileSync(file, JSON.stringify({ smtp: { port: 2600 }, domains: ['a.example'] }));
-    const cfg = loadConfig({ env: { OTA_INBOUND_SMTP_PORT: '2700', OTA_INBOUND_DOMAINS: 'b.example, c.example' }, file, cwd: dir });
+    const cfg = loadConfig({
+      env: { OTA_INBOUND_SMTP_PORT: '2700', OTA_INBOUND_DOMAINS: 'b.example, c.example' },
+      file,
+      cwd: dir,
+    });
     expect(cfg.smtp.port).toBe(2700);
     expect(cfg.domains).toEqual(['b.example', 'c.example']);
   });

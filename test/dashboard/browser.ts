@@ -11,7 +11,15 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.OTA_INBOUND_CHROMIUM ?? '/usr/bin/chromium';
 
-export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 export const DESKTOP = { width: 1366, height: 900 };
 export const PHONE = { width: 390, height: 844 };
@@ -45,7 +53,11 @@ export async function launchBrowser(opts: { deviceScaleFactor?: number } = {}): 
       page.on('console', (m) => {
         // Chromium logs every 4xx API answer as a failed resource; the page handles
         // those (sign-in, a purged or damaged raw message). Anything else is a problem.
-        if (m.type() === 'error' && !/^Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) problems.push(`console: ${m.text()}`);
+        if (
+          m.type() === 'error' &&
+          !/^Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())
+        )
+          problems.push(`console: ${m.text()}`);
       });
       page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
       return page;

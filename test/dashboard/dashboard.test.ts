@@ -37,7 +37,10 @@ afterEach(async () => {
   expect(browser.problems).toEqual([]);
 });
 
-async function start(overrides: Record<string, unknown> = {}, opts: Parameters<typeof startTestApp>[1] = {}): Promise<TestApp> {
+async function start(
+  overrides: Record<string, unknown> = {},
+  opts: Parameters<typeof startTestApp>[1] = {},
+): Promise<TestApp> {
   const app = await startTestApp(overrides, opts);
   apps.push(app);
   return app;
@@ -48,7 +51,13 @@ const base = (app: TestApp) => `http://127.0.0.1:${app.httpPort}/`;
 let seq = 0;
 function booking(over: Partial<Parameters<typeof tabelogMail>[0]> = {}): Promise<Buffer> {
   seq += 1;
-  return tabelogMail({ event: 'new', bookingId: String(71000000 + seq), date: new Date('2026-12-01T10:00:00+09:00'), messageId: `<dash-${seq}@tabelog.com>`, ...over });
+  return tabelogMail({
+    event: 'new',
+    bookingId: String(71000000 + seq),
+    date: new Date('2026-12-01T10:00:00+09:00'),
+    messageId: `<dash-${seq}@tabelog.com>`,
+    ...over,
+  });
 }
 
 async function signIn(page: Page, token: string): Promise<void> {
@@ -64,7 +73,11 @@ async function field(page: Page, name: string): Promise<string> {
 describe('dashboard', () => {
   it('shows a mail delivered over SMTP with its extracted fields beside its decoded text, and finds its reservation', async () => {
     const app = await start({ 'http.apiToken': TOKEN });
-    const id = await send(app, STORE, await booking({ bookingId: '71234567', name: '山田 太郎', party: '4名', visit: '12/20(日)', time: '19:00' }));
+    const id = await send(
+      app,
+      STORE,
+      await booking({ bookingId: '71234567', name: '山田 太郎', party: '4名', visit: '12/20(日)', time: '19:00' }),
+    );
     const page = await browser.page();
     await page.goto(base(app));
     await signIn(page, TOKEN);
@@ -103,7 +116,12 @@ describe('dashboard', () => {
 
   it('replays a dead mail from the page once its cause is fixed, and shows it processed', async () => {
     const dir = tempDir();
-    const corrupt = await corruptRecordBeforeStart(dir, await booking({ bookingId: '71999001', name: '佐藤 花子' }), await booking({ bookingId: '71999002' }), STORE);
+    const corrupt = await corruptRecordBeforeStart(
+      dir,
+      await booking({ bookingId: '71999001', name: '佐藤 花子' }),
+      await booking({ bookingId: '71999002' }),
+      STORE,
+    );
     const app = await start({}, { dir });
     expect((await waitProcessed(app, corrupt.id)).state).toBe('dead');
     await waitProcessed(app, corrupt.nextId);
@@ -132,9 +150,16 @@ describe('dashboard', () => {
     const dir = tempDir();
     const certsDir = path.join(dir, 'certs');
     fs.mkdirSync(certsDir, { recursive: true });
-    await generateCertificate(certificateFiles({ certsDir, certFile: null, keyFile: null, hostname: 'mx.test.example', generate: true }), 'mx.test.example', { days: 5 });
+    await generateCertificate(
+      certificateFiles({ certsDir, certFile: null, keyFile: null, hostname: 'mx.test.example', generate: true }),
+      'mx.test.example',
+      { days: 5 },
+    );
     let now = Date.now();
-    const app = await start({ stores: [STORE, 'umeda'], 'alerts.staleAfterMinutes': 30, 'alerts.fallbackStaleMinutes': 360 }, { dir, clock: () => now });
+    const app = await start(
+      { stores: [STORE, 'umeda'], 'alerts.staleAfterMinutes': 30, 'alerts.fallbackStaleMinutes': 360 },
+      { dir, clock: () => now },
+    );
     await send(app, STORE, await booking());
 
     const page = await browser.page();
@@ -142,8 +167,12 @@ describe('dashboard', () => {
     const storeRow = page.locator('#freshness tbody tr', { hasText: STORE });
     const status = storeRow.locator('.status');
     await status.getByText('Fresh').waitFor();
-    expect(await page.locator('#freshness tbody tr', { hasText: 'umeda' }).locator('.status').textContent()).toContain('Stale');
-    expect(await page.locator('#sources tbody tr', { hasText: '食べログ' }).locator('.status').textContent()).toContain('Fresh');
+    expect(await page.locator('#freshness tbody tr', { hasText: 'umeda' }).locator('.status').textContent()).toContain(
+      'Stale',
+    );
+    expect(await page.locator('#sources tbody tr', { hasText: '食べログ' }).locator('.status').textContent()).toContain(
+      'Fresh',
+    );
 
     const cert = page.locator('#cert-card');
     await cert.getByText('5 days left').waitFor();
@@ -163,7 +192,9 @@ describe('dashboard', () => {
     const alerts = page.locator('#alerts');
     await alerts.getByText('CertificateExpiring').waitFor();
     await alerts.getByText('NoMailProcessed').waitFor();
-    expect(await alerts.locator('.alert', { hasText: 'CertificateExpiring' }).locator('.badge').textContent()).toBe('critical');
+    expect(await alerts.locator('.alert', { hasText: 'CertificateExpiring' }).locator('.badge').textContent()).toBe(
+      'critical',
+    );
   });
 
   it('renders every view on a 390×844 phone screen without horizontal scrolling', async () => {
@@ -171,7 +202,9 @@ describe('dashboard', () => {
     const id = await send(app, STORE, await booking({ name: '長谷川 ひとみ', bookingId: '71555555' }));
     await send(app, STORE, gmailVerification('551200331', `${STORE}@intake.example`));
     await send(app, STORE, await booking({ event: 'change', bookingId: '71555556', phone: '090-****-5678' }));
-    const reservation = (app.store.db.prepare('SELECT id FROM reservations WHERE reservation_id = ?').get('71555555') as { id: number }).id;
+    const reservation = (
+      app.store.db.prepare('SELECT id FROM reservations WHERE reservation_id = ?').get('71555555') as { id: number }
+    ).id;
 
     const page = await browser.page(PHONE);
     const views: [string, string][] = [
@@ -191,7 +224,11 @@ describe('dashboard', () => {
     await page.goto(`${base(app)}#/messages`);
     const cell = page.locator('table.messages tbody td[data-label="Source"]').first();
     await cell.waitFor();
-    expect(await page.evaluate(`getComputedStyle(document.querySelector('table.messages tbody td[data-label="Source"]'), '::before').content`)).toBe('"Source"');
+    expect(
+      await page.evaluate(
+        `getComputedStyle(document.querySelector('table.messages tbody td[data-label="Source"]'), '::before').content`,
+      ),
+    ).toBe('"Source"');
   });
 
   it('shows a forwarding verification code prominently in the review queue and marks it handled', async () => {
@@ -202,7 +239,9 @@ describe('dashboard', () => {
     const code = page.locator('#verify .verification .code');
     await code.waitFor();
     expect(await code.textContent()).toBe('804413977');
-    expect(await page.locator('#verify .verification a').getAttribute('href')).toMatch(/^https:\/\/mail-settings\.google\.com\//);
+    expect(await page.locator('#verify .verification a').getAttribute('href')).toMatch(
+      /^https:\/\/mail-settings\.google\.com\//,
+    );
     await page.locator('#verify').getByRole('button', { name: 'Mark handled' }).click();
     await page.getByText('No verification mail waiting.').waitFor();
     expect(app.store.message(id)!.handled_at).not.toBeNull();
@@ -251,18 +290,31 @@ describe('dashboard HTTP surface', () => {
     expect(again.status).toBe(304);
     const js = await fetch(`${url}assets/app.js`);
     expect(js.headers.get('content-type')).toMatch(/^text\/javascript/);
-    for (const bad of ['assets/nope.js', 'assets/..%2Fpackage.json', 'assets/%2e%2e%2findex.html']) expect((await fetch(`${url}${bad}`)).status, bad).toBe(404);
+    for (const bad of ['assets/nope.js', 'assets/..%2Fpackage.json', 'assets/%2e%2e%2findex.html'])
+      expect((await fetch(`${url}${bad}`)).status, bad).toBe(404);
 
-    for (const p of ['api/overview', 'api/review', `api/messages/${id}/text`]) expect((await fetch(`${url}${p}`)).status, p).toBe(401);
+    for (const p of ['api/overview', 'api/review', `api/messages/${id}/text`])
+      expect((await fetch(`${url}${p}`)).status, p).toBe(401);
     const auth = { authorization: `Bearer ${TOKEN}` };
-    const overview = (await (await fetch(`${url}api/overview`, { headers: auth })).json()) as { stores: { store: string; received24h: number }[]; hourly: unknown[]; certificate: { daysLeft: number } };
+    const overview = (await (await fetch(`${url}api/overview`, { headers: auth })).json()) as {
+      stores: { store: string; received24h: number }[];
+      hourly: unknown[];
+      certificate: { daysLeft: number };
+    };
     expect(overview.stores).toEqual([expect.objectContaining({ store: STORE, received24h: 1 })]);
     expect(overview.hourly).toHaveLength(24);
     expect(overview.certificate.daysLeft).toBe(365);
-    const text = (await (await fetch(`${url}api/messages/${id}/text`, { headers: auth })).json()) as { text: string; truncated: boolean };
+    const text = (await (await fetch(`${url}api/messages/${id}/text`, { headers: auth })).json()) as {
+      text: string;
+      truncated: boolean;
+    };
     expect(text.text).toContain('山田 太郎 様');
     expect(text.truncated).toBe(false);
-    const doc = (await (await fetch(`${url}api/openapi.json`, { headers: auth })).json()) as { paths: Record<string, unknown> };
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/overview', '/api/review', '/api/messages/{id}/text']));
+    const doc = (await (await fetch(`${url}api/openapi.json`, { headers: auth })).json()) as {
+      paths: Record<string, unknown>;
+    };
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/api/overview', '/api/review', '/api/messages/{id}/text']),
+    );
   });
 });

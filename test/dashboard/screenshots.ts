@@ -22,13 +22,31 @@ async function main(): Promise<void> {
   const certsDir = path.join(dir, 'certs');
   fs.mkdirSync(certsDir, { recursive: true });
   // A certificate three weeks from expiry: the overview shows the warning.
-  await generateCertificate(certificateFiles({ certsDir, certFile: null, keyFile: null, hostname: 'mx.test.example', generate: true }), 'mx.test.example', { days: 20 });
+  await generateCertificate(
+    certificateFiles({ certsDir, certFile: null, keyFile: null, hostname: 'mx.test.example', generate: true }),
+    'mx.test.example',
+    { days: 20 },
+  );
 
   const end = Date.now();
   let now = end - 22 * HOUR;
   const clock = () => now;
-  const dead = await corruptRecordBeforeStart(dir, tabelogMail({ bookingId: '80013377', name: '佐藤 花子', sentAt: new Date(now).toUTCString(), messageId: '<shot-dead@tabelog.com>' }), fixture('tabelog/change.eml'), 'ginza', clock);
-  const app = await startTestApp({ stores: ['ginza', 'shibuya', 'shinjuku', 'umeda'], 'alerts.staleAfterMinutes': 30 }, { dir, clock });
+  const dead = await corruptRecordBeforeStart(
+    dir,
+    tabelogMail({
+      bookingId: '80013377',
+      name: '佐藤 花子',
+      sentAt: new Date(now).toUTCString(),
+      messageId: '<shot-dead@tabelog.com>',
+    }),
+    fixture('tabelog/change.eml'),
+    'ginza',
+    clock,
+  );
+  const app = await startTestApp(
+    { stores: ['ginza', 'shibuya', 'shinjuku', 'umeda'], 'alerts.staleAfterMinutes': 30 },
+    { dir, clock },
+  );
   try {
     // A day of mail, oldest first; shinjuku goes quiet 8 h before the end, shibuya 50 min before.
     const plan: [number, string, Buffer | string][] = [
@@ -49,7 +67,20 @@ async function main(): Promise<void> {
       [14 * HOUR, 'shinjuku', fixture('jalan/change.eml')],
       [15 * HOUR, 'ginza', fixture('generic/spam.eml')],
       [16 * HOUR, 'shibuya', fixture('hotpepper/cancel.eml')],
-      [17 * HOUR, 'ginza', tabelogMail({ bookingId: '80020001', name: '鈴木 一郎', phone: null, date: '2026/12/24', time: '18:30', party: 2, messageId: '<shot-review@tabelog.com>', sentAt: new Date(end - 5 * HOUR).toUTCString() })],
+      [
+        17 * HOUR,
+        'ginza',
+        tabelogMail({
+          bookingId: '80020001',
+          name: '鈴木 一郎',
+          phone: null,
+          date: '2026/12/24',
+          time: '18:30',
+          party: 2,
+          messageId: '<shot-review@tabelog.com>',
+          sentAt: new Date(end - 5 * HOUR).toUTCString(),
+        }),
+      ],
       [18 * HOUR, 'ginza', gmailVerification('613370042')],
       [19 * HOUR, 'ginza', fixture('retty/change.eml')],
       [21 * HOUR + 10 * MIN, 'shibuya', fixture('opentable/change.eml')],

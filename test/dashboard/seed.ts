@@ -18,7 +18,12 @@ export function fixture(rel: string): Buffer {
 }
 
 /** Delivers one mail to `store@intake.example` and waits until it is processed; returns its spool id. */
-export async function send(app: TestApp, store: string, message: Buffer | string, from = 'forwarder@restaurant.example'): Promise<string> {
+export async function send(
+  app: TestApp,
+  store: string,
+  message: Buffer | string,
+  from = 'forwarder@restaurant.example',
+): Promise<string> {
   const { final } = await deliver(app.smtpPort, { from, to: [`${store}@intake.example`], message });
   if (final.code !== 250) throw new Error(`delivery refused: ${final.code} ${final.text}`);
   const id = queuedId(final);

@@ -4,7 +4,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, ConfigError } from '../../src/config/index.ts';
-import { attachOutbox, idempotencyKey, signatureHeader, verifySignature, webhookRetryDelayMs } from '../../src/deliver/index.ts';
+import {
+  attachOutbox,
+  idempotencyKey,
+  signatureHeader,
+  verifySignature,
+  webhookRetryDelayMs,
+} from '../../src/deliver/index.ts';
 import { databaseFile } from '../../src/app.ts';
 import { Store } from '../../src/store/index.ts';
 import type { Extraction } from '../../src/extract/types.ts';
@@ -14,7 +20,14 @@ import { tabelogMail } from './mail.ts';
 import { Receiver, progress, until } from './receiver.ts';
 
 describe('idempotency key', () => {
-  const base = { source: 'tabelog', reservationId: '123', event: 'new', messageId: '<a@tabelog.com>', contentHash: 'c0ffee', spoolId: 'node-local-1' };
+  const base = {
+    source: 'tabelog',
+    reservationId: '123',
+    event: 'new',
+    messageId: '<a@tabelog.com>',
+    contentHash: 'c0ffee',
+    spoolId: 'node-local-1',
+  };
 
   it('depends on the mail and the event only, not on the node', () => {
     expect(idempotencyKey(base)).toMatch(/^[0-9a-f]{64}$/);
@@ -28,13 +41,17 @@ describe('idempotency key', () => {
     const noMid = { ...base, messageId: null };
     expect(idempotencyKey({ ...noMid, spoolId: 'x' })).toBe(idempotencyKey({ ...noMid, spoolId: 'y' }));
     expect(idempotencyKey({ ...noMid, contentHash: 'other' })).not.toBe(idempotencyKey(noMid));
-    expect(idempotencyKey({ ...noMid, contentHash: null, spoolId: 'x' })).not.toBe(idempotencyKey({ ...noMid, contentHash: null, spoolId: 'y' }));
+    expect(idempotencyKey({ ...noMid, contentHash: null, spoolId: 'x' })).not.toBe(
+      idempotencyKey({ ...noMid, contentHash: null, spoolId: 'y' }),
+    );
   });
 
   it('changes for a replay correction, equally on every node', () => {
     const x = { kind: 'reservation', partySize: 5 } as unknown as Extraction;
     expect(idempotencyKey({ ...base, revision: x })).not.toBe(idempotencyKey(base));
-    expect(idempotencyKey({ ...base, revision: x, spoolId: 'other-node' })).toBe(idempotencyKey({ ...base, revision: x }));
+    expect(idempotencyKey({ ...base, revision: x, spoolId: 'other-node' })).toBe(
+      idempotencyKey({ ...base, revision: x }),
+    );
   });
 });
 
@@ -54,25 +71,39 @@ describe('signature', () => {
     const now = Date.now();
     const old = Math.floor(now / 1000) - 600;
     expect(verifySignature({ header: signatureHeader(['s'], old, body), body, secret: 's', now })).toBe(false);
-    expect(verifySignature({ header: signatureHeader(['s'], old, body), body, secret: 's', now, toleranceSeconds: 900 })).toBe(true);
+    expect(
+      verifySignature({ header: signatureHeader(['s'], old, body), body, secret: 's', now, toleranceSeconds: 900 }),
+    ).toBe(true);
     expect(verifySignature({ header: `t=${Math.floor(now / 1000)}`, body, secret: 's', now })).toBe(false);
     expect(verifySignature({ header: 'garbage', body, secret: 's', now })).toBe(false);
   });
 });
 
 describe('webhook settings', () => {
-  const load = (overrides: Record<string, unknown>, env: Record<string, string> = {}) => loadConfig({ env, file: null, overrides: { dataDir: tempDir(), ...overrides } });
+  const load = (overrides: Record<string, unknown>, env: Record<string, string> = {}) =>
+    loadConfig({ env, file: null, overrides: { dataDir: tempDir(), ...overrides } });
 
   it('parses per-store endpoints and names the setting when one is wrong', () => {
-    const c = load({ 'webhook.storeUrls': ['ginza=https://a.example/h', 'Ginza=https://b.example/h'], 'webhook.secret': 's' });
+    const c = load({
+      'webhook.storeUrls': ['ginza=https://a.example/h', 'Ginza=https://b.example/h'],
+      'webhook.secret': 's',
+    });
     expect(c.webhook.storeUrls).toEqual([
       { store: 'ginza', url: 'https://a.example/h' },
       { store: 'ginza', url: 'https://b.example/h' },
     ]);
-    expect(() => load({ 'webhook.storeUrls': ['https://a.example/h'], 'webhook.secret': 's' })).toThrow(/webhook\.storeUrls/);
+    expect(() => load({ 'webhook.storeUrls': ['https://a.example/h'], 'webhook.secret': 's' })).toThrow(
+      /webhook\.storeUrls/,
+    );
     expect(() => load({ 'webhook.storeUrls': ['ginza=ftp://a.example/'], 'webhook.secret': 's' })).toThrow(ConfigError);
     expect(() => load({}, { OTA_INBOUND_WEBHOOK_STORE_URLS: 'ginza=https://a.example/h' })).toThrow(/webhook\.secret/);
-    expect(load({}).webhook).toMatchObject({ maxAgeHours: 72, concurrency: 8, timeoutMs: 10_000, secretPrevious: null, storeUrls: [] });
+    expect(load({}).webhook).toMatchObject({
+      maxAgeHours: 72,
+      concurrency: 8,
+      timeoutMs: 10_000,
+      secretPrevious: null,
+      storeUrls: [],
+    });
   });
 });
 
@@ -90,7 +121,10 @@ describe('deliveries written by another process', () => {
   });
 
   it('are sent by the running server (a replay correction, with its own key)', async () => {
-    const { final } = await deliver(app.smtpPort, { to: ['shibuya@intake.example'], message: tabelogMail({ bookingId: '55550001' }) });
+    const { final } = await deliver(app.smtpPort, {
+      to: ['shibuya@intake.example'],
+      message: tabelogMail({ bookingId: '55550001' }),
+    });
     const id = queuedId(final);
     await waitProcessed(app, id);
     const first = await until(() => receiver.acked[0], progress(app, receiver));
@@ -102,14 +136,30 @@ describe('deliveries written by another process', () => {
       const row = other.message(id)!;
       const extraction = { ...(JSON.parse(row.extraction!) as Extraction), partySize: 5 };
       other.transaction(() =>
-        other.applyOutcome(row, { id, messageId: row.message_id, sentAt: row.sent_at, contentHash: row.content_hash, subject: null, extraction, meta: {} }, { replayReason: 'replay: extraction changed' }),
+        other.applyOutcome(
+          row,
+          {
+            id,
+            messageId: row.message_id,
+            sentAt: row.sent_at,
+            contentHash: row.content_hash,
+            subject: null,
+            extraction,
+            meta: {},
+          },
+          { replayReason: 'replay: extraction changed' },
+        ),
       );
     } finally {
       other.close();
     }
 
     const second = await until(() => receiver.acked[1], progress(app, receiver));
-    expect(second.json).toMatchObject({ event: 'reservation.new', replayReason: 'replay: extraction changed', reservation: { partySize: 5 } });
+    expect(second.json).toMatchObject({
+      event: 'reservation.new',
+      replayReason: 'replay: extraction changed',
+      reservation: { partySize: 5 },
+    });
     expect(second.headers['idempotency-key']).not.toBe(first.headers['idempotency-key']);
     expect(first.json.replayReason).toBeNull();
   });

@@ -50,7 +50,13 @@ export class Receiver extends EventEmitter {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
-        const base = { method: req.method!, url: req.url!, headers: req.headers, body, json: JSON.parse(body) as WebhookPayload };
+        const base = {
+          method: req.method!,
+          url: req.url!,
+          headers: req.headers,
+          body,
+          json: JSON.parse(body) as WebhookPayload,
+        };
         const a = this.respond(base, this.arrivals++);
         const answer = typeof a === 'number' ? { status: a } : a;
         const finish = () => {
@@ -94,7 +100,10 @@ export class Receiver extends EventEmitter {
  * one of the sources emits (a receiver request, a dispatcher attempt, a
  * pipeline batch). The test timeout bounds it.
  */
-export async function until<T>(predicate: () => T | undefined | null | false, sources: [EventEmitter, string][]): Promise<T> {
+export async function until<T>(
+  predicate: () => T | undefined | null | false,
+  sources: [EventEmitter, string][],
+): Promise<T> {
   for (;;) {
     const v = predicate();
     if (v) return v;
@@ -109,11 +118,19 @@ export async function until<T>(predicate: () => T | undefined | null | false, so
 
 /** The usual sources for one app: its pipeline batches and its dispatcher's attempts. */
 export function progress(app: App, receiver?: Receiver): [EventEmitter, string][] {
-  return [[app.pipeline, 'persisted'], [app.dispatcher, 'attempt'], ...(receiver ? [[receiver, 'request'] as [EventEmitter, string]] : [])];
+  return [
+    [app.pipeline, 'persisted'],
+    [app.dispatcher, 'attempt'],
+    ...(receiver ? [[receiver, 'request'] as [EventEmitter, string]] : []),
+  ];
 }
 
 /** Authorised JSON request to a node's API. */
-export async function api<T = unknown>(app: App, path: string, opts: { method?: string; token?: string | null } = {}): Promise<{ status: number; body: T; headers: Headers }> {
+export async function api<T = unknown>(
+  app: App,
+  path: string,
+  opts: { method?: string; token?: string | null } = {},
+): Promise<{ status: number; body: T; headers: Headers }> {
   const headers: Record<string, string> = {};
   const token = opts.token === undefined ? app.config.http.apiToken : opts.token;
   if (token) headers.authorization = `Bearer ${token}`;

@@ -4,7 +4,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, tempDir, waitProcessed, type TestApp } from '../helpers/app.ts';
 import { deliver, queuedId } from '../helpers/smtp.ts';
-import { idempotencyKey, verifySignature, parseSignatureHeader, type AttemptEvent, type WebhookPayload } from '../../src/deliver/index.ts';
+import {
+  idempotencyKey,
+  verifySignature,
+  parseSignatureHeader,
+  type AttemptEvent,
+  type WebhookPayload,
+} from '../../src/deliver/index.ts';
 import { tabelogMail, type TabelogMail } from './mail.ts';
 import { Receiver, api, progress, until } from './receiver.ts';
 
@@ -13,10 +19,20 @@ const OLD_SECRET = 'whsec_test_previous';
 const TOKEN = 'api-token';
 
 /** Fast retries so the whole schedule plays out within a test; one generated certificate for the file. */
-const FAST = { 'webhook.retryBaseMs': 20, 'webhook.retryMaxMs': 200, 'webhook.timeoutMs': 2_000, 'http.apiToken': TOKEN, certsDir: tempDir('ota-certs-') };
+const FAST = {
+  'webhook.retryBaseMs': 20,
+  'webhook.retryMaxMs': 200,
+  'webhook.timeoutMs': 2_000,
+  'http.apiToken': TOKEN,
+  certsDir: tempDir('ota-certs-'),
+};
 
 async function send(app: TestApp, m: TabelogMail): Promise<string> {
-  const { final } = await deliver(app.smtpPort, { from: 'info@tabelog.com', to: [`${m.store ?? 'shibuya'}@intake.example`], message: tabelogMail(m) });
+  const { final } = await deliver(app.smtpPort, {
+    from: 'info@tabelog.com',
+    to: [`${m.store ?? 'shibuya'}@intake.example`],
+    message: tabelogMail(m),
+  });
   expect(final.code).toBe(250);
   const id = queuedId(final);
   const row = await waitProcessed(app, id);
@@ -45,7 +61,10 @@ async function deliveries(app: TestApp, query = ''): Promise<DeliveryJson[]> {
 /** Deliveries of the node in the given state once none is pending any more. */
 function settled(app: TestApp): Promise<{ state: string; id: string }[]> {
   return until(() => {
-    const rows = app.store.db.prepare('SELECT id, state FROM deliveries ORDER BY seq').all() as { state: string; id: string }[];
+    const rows = app.store.db.prepare('SELECT id, state FROM deliveries ORDER BY seq').all() as {
+      state: string;
+      id: string;
+    }[];
     return rows.length > 0 && rows.every((r) => r.state !== 'pending') ? rows : undefined;
   }, progress(app));
 }
@@ -93,9 +112,22 @@ describe('reservation webhooks', () => {
     expect(got.headers['x-ota-delivery-id']).toBe(p.id);
     expect(got.headers['x-ota-event']).toBe('reservation.new');
     expect(got.headers['idempotency-key']).toBe(
-      idempotencyKey({ source: 'tabelog', reservationId: '12345678', event: 'new', messageId: '<new-12345678@tabelog.com>', contentHash: null, spoolId }),
+      idempotencyKey({
+        source: 'tabelog',
+        reservationId: '12345678',
+        event: 'new',
+        messageId: '<new-12345678@tabelog.com>',
+        contentHash: null,
+        spoolId,
+      }),
     );
-    expect(p).toMatchObject({ event: 'reservation.new', occurredAt: '2026-11-20T01:00:00.000Z', applied: true, store: 'shibuya', source: 'tabelog' });
+    expect(p).toMatchObject({
+      event: 'reservation.new',
+      occurredAt: '2026-11-20T01:00:00.000Z',
+      applied: true,
+      store: 'shibuya',
+      source: 'tabelog',
+    });
     expect(p.message).toMatchObject({ spoolId, messageId: '<new-12345678@tabelog.com>' });
     expect(p.reservation).toEqual({
       source: 'tabelog',
@@ -115,11 +147,25 @@ describe('reservation webhooks', () => {
       needsReview: false,
       reviewReasons: [],
     });
-    expect(p.extraction).toMatchObject({ kind: 'reservation', source: 'tabelog', event: 'new', reservationId: '12345678', partySize: 4, changes: {} });
+    expect(p.extraction).toMatchObject({
+      kind: 'reservation',
+      source: 'tabelog',
+      event: 'new',
+      reservationId: '12345678',
+      partySize: 4,
+      changes: {},
+    });
 
     await settled(a);
     const [d] = await deliveries(a);
-    expect(d).toMatchObject({ id: p.id, state: 'delivered', attempts: 1, lastStatus: 200, event: 'reservation.new', endpoint: 'default' });
+    expect(d).toMatchObject({
+      id: p.id,
+      state: 'delivered',
+      attempts: 1,
+      lastStatus: 200,
+      event: 'reservation.new',
+      endpoint: 'default',
+    });
   });
 
   it('retries 408, 429 and 500 with backoff, resending the same id, key and bytes, until a 2xx', async () => {
@@ -134,7 +180,9 @@ describe('reservation webhooks', () => {
       expect(r.body).toBe(first!.body);
       expect(r.headers['idempotency-key']).toBe(first!.headers['idempotency-key']);
       expect(r.headers['x-ota-delivery-id']).toBe(first!.headers['x-ota-delivery-id']);
-      expect(verifySignature({ header: String(r.headers['x-ota-signature']), body: r.body, secret: SECRET })).toBe(true);
+      expect(verifySignature({ header: String(r.headers['x-ota-signature']), body: r.body, secret: SECRET })).toBe(
+        true,
+      );
     }
     expect(receiver.requests.map((r) => r.headers['x-ota-attempt'])).toEqual(['1', '2', '3', '4', '5']);
     const [d] = await deliveries(a);
@@ -169,7 +217,8 @@ describe('reservation webhooks', () => {
   });
 
   it('does not follow redirects: a 3xx is a failure with the reason', async () => {
-    receiver.respond = (req) => (req.url.endsWith('/moved') ? 200 : { status: 301, headers: { location: `${receiver.url}/moved` } });
+    receiver.respond = (req) =>
+      req.url.endsWith('/moved') ? 200 : { status: 301, headers: { location: `${receiver.url}/moved` } };
     const a = await node();
     await send(a, { bookingId: '40000001' });
     await settled(a);
@@ -215,7 +264,9 @@ describe('reservation webhooks', () => {
     expect(ofFirst.map((r) => r.json.event)).toEqual(['reservation.new', 'reservation.change', 'reservation.cancel']);
     expect(ofFirst.map((r) => r.json.reservation.status)).toEqual(['booked', 'booked', 'cancelled']);
     expect(ofFirst[1]!.json.reservation.partySize).toBe(6);
-    expect(new Set(receiver.acked.map((r) => r.json.reservation.reservationId))).toEqual(new Set(['50000001', '50000002', '50000003']));
+    expect(new Set(receiver.acked.map((r) => r.json.reservation.reservationId))).toEqual(
+      new Set(['50000001', '50000002', '50000003']),
+    );
     expect((await deliveries(a, '&state=delivered')).length).toBe(5);
   });
 
@@ -269,7 +320,10 @@ describe('reservation webhooks', () => {
   it('stops retrying after webhook.maxAgeHours: the delivery is dead and says why', async () => {
     receiver.respond = () => 503;
     let offset = 0;
-    const a = await startTestApp({ ...FAST, 'webhook.url': receiver.url, 'webhook.secret': SECRET, 'webhook.maxAgeHours': 1 }, { clock: () => Date.now() + offset });
+    const a = await startTestApp(
+      { ...FAST, 'webhook.url': receiver.url, 'webhook.secret': SECRET, 'webhook.maxAgeHours': 1 },
+      { clock: () => Date.now() + offset },
+    );
     app = a;
     await send(a, { bookingId: '91000001' });
     await until(() => receiver.requests.length >= 2, progress(a, receiver));

@@ -56,7 +56,10 @@ describe('classification', () => {
   it('keeps the じゃらん 認証キー', async () => {
     const a = await analyze(fixture('generic/verification-jalan.eml'), sites);
     expect(a.extraction).toMatchObject({ kind: 'verification', source: 'jalan' });
-    expect(a.meta.verification).toEqual({ code: 'K7Q2M9', url: 'https://gourmet-owner.jalan.net/settings/mail?step=verify' });
+    expect(a.meta.verification).toEqual({
+      code: 'K7Q2M9',
+      url: 'https://gourmet-owner.jalan.net/settings/mail?step=verify',
+    });
   });
 
   it('reports the outer and inner sender of a forward', async () => {
@@ -81,7 +84,10 @@ describe('classification', () => {
   });
 
   it('keeps a site newsletter as unknown, with its source', () => {
-    const a = extract(parsed({ subject: 'ホットペッパーグルメ 夏のキャンペーンのご案内', text: '新機能のお知らせです。' }), sites);
+    const a = extract(
+      parsed({ subject: 'ホットペッパーグルメ 夏のキャンペーンのご案内', text: '新機能のお知らせです。' }),
+      sites,
+    );
     expect(a.extraction).toMatchObject({ kind: 'unknown', source: 'hotpepper', needsReview: false });
   });
 
@@ -99,7 +105,12 @@ describe('review reasons', () => {
 
   it('names every missing field', () => {
     const a = extract(parsed({ text: '■予約番号:HP1\n■人数:2名' }), sites);
-    expect(a.extraction.reviewReasons).toEqual(['missing:visitDate', 'missing:visitTime', 'missing:guestName', 'missing:phone']);
+    expect(a.extraction.reviewReasons).toEqual([
+      'missing:visitDate',
+      'missing:visitTime',
+      'missing:guestName',
+      'missing:phone',
+    ]);
   });
 
   it('does not flag the phone a ホットペッパー request omits on purpose', () => {
@@ -162,16 +173,12 @@ describe('changes', () => {
 describe('label engine', () => {
   const labels = new Map(Object.entries({ 人数: 'partySize', 備考: 'notes', お名前: 'guestName' } as const));
 
-  it.each([
-    ['■人数:2名'],
-    ['【人数】2名'],
-    ['[人数] 2名'],
-    ['・人数 : 2名'],
-    ['人数\t2名'],
-    ['◆人 数:2名'],
-  ])('reads %s', (line) => {
-    expect(scanLabels([line], labels).main.partySize).toBe('2名');
-  });
+  it.each([['■人数:2名'], ['【人数】2名'], ['[人数] 2名'], ['・人数 : 2名'], ['人数\t2名'], ['◆人 数:2名']])(
+    'reads %s',
+    (line) => {
+      expect(scanLabels([line], labels).main.partySize).toBe('2名');
+    },
+  );
 
   it('takes the value from the next lines when the label line has none', () => {
     expect(scanLabels(['【備考】', '一行目', '二行目', '', 'その他'], labels).main.notes).toBe('一行目\n二行目');

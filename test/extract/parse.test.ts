@@ -14,7 +14,10 @@ import {
 const fixture = (path: string): Buffer => readFileSync(fileURLToPath(new URL(`../fixtures/${path}`, import.meta.url)));
 
 function mail(headers: string[], body: string | Buffer): Buffer {
-  return Buffer.concat([Buffer.from(headers.join('\r\n') + '\r\n\r\n'), Buffer.isBuffer(body) ? body : Buffer.from(body)]);
+  return Buffer.concat([
+    Buffer.from(headers.join('\r\n') + '\r\n\r\n'),
+    Buffer.isBuffer(body) ? body : Buffer.from(body),
+  ]);
 }
 
 describe('charsets', () => {
@@ -149,8 +152,14 @@ describe('forwards', () => {
   });
 
   it('reads the quoted From forms of mail clients', () => {
-    expect(parseQuotedAddress('"食べログ" <Info@Tabelog.com>')).toEqual({ address: 'info@tabelog.com', name: '食べログ' });
-    expect(parseQuotedAddress('食べログ [mailto:info@tabelog.com]')).toEqual({ address: 'info@tabelog.com', name: '食べログ' });
+    expect(parseQuotedAddress('"食べログ" <Info@Tabelog.com>')).toEqual({
+      address: 'info@tabelog.com',
+      name: '食べログ',
+    });
+    expect(parseQuotedAddress('食べログ [mailto:info@tabelog.com]')).toEqual({
+      address: 'info@tabelog.com',
+      name: '食べログ',
+    });
     expect(parseQuotedAddress('info@tabelog.com')).toEqual({ address: 'info@tabelog.com', name: '' });
   });
 

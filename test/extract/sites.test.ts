@@ -6,7 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { loadSiteDefinitions, SiteDefinitionError, SOURCES, validateSiteDefinition } from '../../src/extract/index.ts';
 
 const SHIPPED = fileURLToPath(new URL('../../config/sites', import.meta.url));
-const minimal = { source: 'newsite', name: 'New', senders: { domains: ['newsite.example'] }, dkimDomains: ['newsite.example'] };
+const minimal = {
+  source: 'newsite',
+  name: 'New',
+  senders: { domains: ['newsite.example'] },
+  dkimDomains: ['newsite.example'],
+};
 
 function problemsOf(data: unknown): string[] {
   try {
@@ -38,7 +43,13 @@ describe('site definitions', () => {
   });
 
   it('names the file and every bad field', () => {
-    const data = { ...minimal, source: 'Bad Id', lables: {}, senders: { domains: ['Not A Domain'] }, dkimDomains: 'x.example' };
+    const data = {
+      ...minimal,
+      source: 'Bad Id',
+      lables: {},
+      senders: { domains: ['Not A Domain'] },
+      dkimDomains: 'x.example',
+    };
     let message = '';
     try {
       validateSiteDefinition(data, 'config/sites/bad.json');
@@ -68,11 +79,16 @@ describe('site definitions', () => {
     const problems = problemsOf({ ...minimal, bookingIdPatterns: ['(', 'id=\\d+', '(a+)+x'] });
     expect(problems[0]).toMatch(/^bookingIdPatterns\[0\]: invalid regex/);
     expect(problems[1]).toBe('bookingIdPatterns[1]: needs a capture group (group 1 is the value)');
-    expect(problems[2]).toBe('bookingIdPatterns[2]: quantified group containing a quantifier (catastrophic backtracking risk)');
+    expect(problems[2]).toBe(
+      'bookingIdPatterns[2]: quantified group containing a quantifier (catastrophic backtracking risk)',
+    );
   });
 
   it('checks that pattern fields point at capture groups', () => {
-    const problems = problemsOf({ ...minimal, patterns: [{ regex: 'for (\\d+)', fields: { partySize: 2, phone: 1 } }] });
+    const problems = problemsOf({
+      ...minimal,
+      patterns: [{ regex: 'for (\\d+)', fields: { partySize: 2, phone: 1 } }],
+    });
     expect(problems).toContain('patterns[0].fields.partySize: must be a capture group number of the regex');
     expect(problems).toContain('patterns[0].fields.phone: not a field patterns can fill');
   });
@@ -83,7 +99,9 @@ describe('site definitions', () => {
   });
 
   it('reports a directory it cannot read', () => {
-    expect(() => loadSiteDefinitions(['/nonexistent/sites'])).toThrow('/nonexistent/sites: cannot read directory (ENOENT)');
+    expect(() => loadSiteDefinitions(['/nonexistent/sites'])).toThrow(
+      '/nonexistent/sites: cannot read directory (ENOENT)',
+    );
   });
 
   it('refuses the same source twice in one directory', () => {

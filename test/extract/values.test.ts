@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { parseDateTime, parseName, parsePartySize, parsePhone, parseReservationId, splitChange } from '../../src/extract/index.ts';
+import {
+  parseDateTime,
+  parseName,
+  parsePartySize,
+  parsePhone,
+  parseReservationId,
+  splitChange,
+} from '../../src/extract/index.ts';
 import { findTime, inferYear, normalizeInline } from '../../src/parse/index.ts';
 
 // A mail sent 2026-11-02 10:00 in Japan.

@@ -21,7 +21,10 @@ export function tempDir(prefix = 'ota-test-'): string {
 }
 
 /** Configuration overrides by dotted path (see src/config/settings.ts). */
-export async function startTestApp(overrides: Record<string, unknown> = {}, opts: Partial<AppOptions> & { dir?: string } = {}): Promise<TestApp> {
+export async function startTestApp(
+  overrides: Record<string, unknown> = {},
+  opts: Partial<AppOptions> & { dir?: string } = {},
+): Promise<TestApp> {
   const dir = opts.dir ?? tempDir();
   const config = loadConfig({
     env: {},

@@ -25,7 +25,15 @@ export interface Child {
 export async function startChild(env: Record<string, string>): Promise<Child> {
   if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" (npm test does it first)`);
   const proc = spawn(process.execPath, [CLI, 'serve'], {
-    env: { PATH: process.env.PATH ?? '', OTA_INBOUND_SMTP_HOST: '127.0.0.1', OTA_INBOUND_HTTP_HOST: '127.0.0.1', OTA_INBOUND_SMTP_PORT: '0', OTA_INBOUND_HTTP_PORT: '0', ...env, OTA_INBOUND_LOG_LEVEL: 'info' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      OTA_INBOUND_SMTP_HOST: '127.0.0.1',
+      OTA_INBOUND_HTTP_HOST: '127.0.0.1',
+      OTA_INBOUND_SMTP_PORT: '0',
+      OTA_INBOUND_HTTP_PORT: '0',
+      ...env,
+      OTA_INBOUND_LOG_LEVEL: 'info',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // Never leave a server behind, even when a test times out before its cleanup.
@@ -50,14 +58,21 @@ export async function startChild(env: Record<string, string>): Promise<Child> {
       }
     });
     proc.stderr.on('data', (d: Buffer) => logs.push(d.toString()));
-    void exited.then((code) => reject(new Error(`ota-inbound exited with ${code} before it was ready:\n${logs.join('\n')}`)));
+    void exited.then((code) =>
+      reject(new Error(`ota-inbound exited with ${code} before it was ready:\n${logs.join('\n')}`)),
+    );
   });
   const ports = await ready;
   return { proc, ...ports, logs, exited };
 }
 
 /** Re-checks `fn` until it returns a truthy value; fails after `timeoutMs` with `what`. */
-export async function pollUntil<T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 30_000, everyMs = 50): Promise<T> {
+export async function pollUntil<T>(
+  what: string,
+  fn: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  timeoutMs = 30_000,
+  everyMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

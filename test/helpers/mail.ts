@@ -18,14 +18,22 @@ export interface TabelogMail {
   phone?: string;
 }
 
-const SUBJECT: Record<TabelogMail['event'], string> = { new: '【新規予約】', change: '【予約変更】', cancel: '【予約キャンセル】' };
+const SUBJECT: Record<TabelogMail['event'], string> = {
+  new: '【新規予約】',
+  change: '【予約変更】',
+  cancel: '【予約キャンセル】',
+};
 
 export async function tabelogMail(m: TabelogMail): Promise<Buffer> {
   const name = m.name ?? '山田 太郎';
   const body = [
     'さくら食堂 銀座店 ご担当者様',
     '',
-    m.event === 'cancel' ? '予約がキャンセルされましたのでお知らせします。' : m.event === 'change' ? '予約内容が変更されましたのでお知らせします。' : '新規のネット予約が入りましたのでお知らせします。',
+    m.event === 'cancel'
+      ? '予約がキャンセルされましたのでお知らせします。'
+      : m.event === 'change'
+        ? '予約内容が変更されましたのでお知らせします。'
+        : '新規のネット予約が入りましたのでお知らせします。',
     '',
     '━━━━━━━━━━━━━━━━━━━━━━━━',
     `お名前 ：${name} 様`,

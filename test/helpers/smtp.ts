@@ -124,7 +124,10 @@ export class RawSmtp {
 }
 
 /** A full transaction on a fresh connection; returns every reply. */
-export async function deliver(port: number, opts: { from?: string; to: string[]; message: string | Buffer; ehlo?: string }): Promise<{ replies: Reply[]; final: Reply }> {
+export async function deliver(
+  port: number,
+  opts: { from?: string; to: string[]; message: string | Buffer; ehlo?: string },
+): Promise<{ replies: Reply[]; final: Reply }> {
   const { client } = await RawSmtp.connect(port);
   const replies: Reply[] = [];
   try {

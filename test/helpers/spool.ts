@@ -18,15 +18,33 @@ export interface CorruptRecord {
  * acknowledged (250) but whose bytes no longer match their checksum. The node
  * dead-letters it with SPOOL_CORRUPT when it starts.
  */
-export async function corruptRecordBeforeStart(dir: string, raw: Buffer, next: Buffer, store: string, clock?: () => number): Promise<CorruptRecord> {
+export async function corruptRecordBeforeStart(
+  dir: string,
+  raw: Buffer,
+  next: Buffer,
+  store: string,
+  clock?: () => number,
+): Promise<CorruptRecord> {
   const spoolDir = path.join(dir, 'data', 'spool');
   const journal = new Journal({ dir: spoolDir, clock });
   await journal.open();
-  const env: Envelope = { mailFrom: 'noreply-rsv@tabelog.com', rcptTo: [`${store}@intake.example`], clientIp: '127.0.0.1', helo: 'mx.tabelog.example', tls: null, store, quarantined: false, sessionId: 'seed' };
+  const env: Envelope = {
+    mailFrom: 'noreply-rsv@tabelog.com',
+    rcptTo: [`${store}@intake.example`],
+    clientIp: '127.0.0.1',
+    helo: 'mx.tabelog.example',
+    tls: null,
+    store,
+    quarantined: false,
+    sessionId: 'seed',
+  };
   const rec = await journal.append(env, [raw], raw.length);
   const rec2 = await journal.append(env, [next], next.length);
   await journal.close();
-  const seg = path.join(spoolDir, fs.readdirSync(spoolDir).find((f) => f.endsWith('.seg'))!);
+  const seg = path.join(
+    spoolDir,
+    fs.readdirSync(spoolDir).find((f) => f.endsWith('.seg'))!,
+  );
   const at = rec.ref.offset + 16 + rec.ref.headerLength + 100;
   const fd = fs.openSync(seg, 'r+');
   const original = Buffer.alloc(1);

@@ -31,7 +31,15 @@ function healthcheck(app: TestApp): Promise<{ code: number; stdout: string }> {
     execFile(
       process.execPath,
       ['--import', 'tsx', 'src/cli/main.ts', 'healthcheck'],
-      { cwd: ROOT, env: { ...process.env, OTA_INBOUND_CONFIG: path.join(ROOT, 'config/ota-inbound.json'), OTA_INBOUND_HTTP_HOST: '127.0.0.1', OTA_INBOUND_HTTP_PORT: String(app.httpPort) } },
+      {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          OTA_INBOUND_CONFIG: path.join(ROOT, 'config/ota-inbound.json'),
+          OTA_INBOUND_HTTP_HOST: '127.0.0.1',
+          OTA_INBOUND_HTTP_PORT: String(app.httpPort),
+        },
+      },
       (err, stdout) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout }),
     );
   });
@@ -99,7 +107,8 @@ describe('/metrics after real deliveries', () => {
   it('exports the documented names with the values the deliveries produced', async () => {
     const before = Date.now() / 1000;
     const app = await start();
-    const message = (n: number) => `From: a@sender.example\r\nTo: shop@intake.example\r\nSubject: hello ${n}\r\nMessage-ID: <m${n}@sender.example>\r\n\r\nbody ${n}\r\n`;
+    const message = (n: number) =>
+      `From: a@sender.example\r\nTo: shop@intake.example\r\nSubject: hello ${n}\r\nMessage-ID: <m${n}@sender.example>\r\n\r\nbody ${n}\r\n`;
     const rows = [];
     for (const n of [1, 2]) {
       const { final } = await deliver(app.smtpPort, { to: ['shop@intake.example'], message: message(n) });
@@ -118,13 +127,18 @@ describe('/metrics after real deliveries', () => {
     expect(m.get('ota_inbound_smtp_message_size_bytes_count')).toBe(2);
     expect(m.get('ota_inbound_smtp_accept_duration_seconds_count')).toBe(2);
     expect(m.get('ota_inbound_accept_to_persisted_seconds_count')).toBe(2);
-    const processed = [...m].filter(([k]) => k.startsWith('ota_inbound_messages_processed_total{')).reduce((s, [, v]) => s + v, 0);
+    const processed = [...m]
+      .filter(([k]) => k.startsWith('ota_inbound_messages_processed_total{'))
+      .reduce((s, [, v]) => s + v, 0);
     expect(processed).toBe(2);
     expect(m.get('ota_inbound_messages_processed_total{source="none",kind="unknown",result="ignored"}')).toBe(2);
     expect(m.get('ota_inbound_spool_pending_messages')).toBe(0);
     expect(m.get('ota_inbound_spool_oldest_pending_age_seconds')).toBe(0);
     expect(m.get('ota_inbound_dead_letter_messages')).toBe(0);
-    for (const k of ['ota_inbound_last_processed_timestamp_seconds{source="all"}', 'ota_inbound_last_received_timestamp_seconds']) {
+    for (const k of [
+      'ota_inbound_last_processed_timestamp_seconds{source="all"}',
+      'ota_inbound_last_received_timestamp_seconds',
+    ]) {
       expect(m.get(k), k).toBeGreaterThanOrEqual(Math.floor(before));
       expect(m.get(k), k).toBeLessThanOrEqual(after + 1);
     }
@@ -149,7 +163,11 @@ describe('TLS certificate watchdog', () => {
     const certs = path.join(dir, 'certs');
     const files = { keyFile: path.join(certs, 'key.pem'), certFile: path.join(certs, 'cert.pem'), chainFile: null };
     await generateCertificate(files, 'mx.test.example', { days: 5 });
-    await generateCertificate({ keyFile: path.join(certs, 'spare-key.pem'), certFile: path.join(certs, 'spare.pem'), chainFile: null }, 'mx.test.example', { days: 20 });
+    await generateCertificate(
+      { keyFile: path.join(certs, 'spare-key.pem'), certFile: path.join(certs, 'spare.pem'), chainFile: null },
+      'mx.test.example',
+      { days: 20 },
+    );
     const app = await start({}, { dir });
 
     await app.watchdogs.tick();
@@ -163,9 +181,15 @@ describe('TLS certificate watchdog', () => {
     expect(critical.check).toMatch(/Renew/);
     const metrics = parseMetrics(await app.metrics.registry.metrics());
     expect(metrics.get('ota_inbound_alert_active{alert="CertificateExpiring"}')).toBe(2);
-    expect(metrics.get('ota_inbound_tls_certificate_not_after_timestamp_seconds{certificate="spare.pem"}')! * 1000 - Date.now()).toBeGreaterThan(19 * DAY_MS);
+    expect(
+      metrics.get('ota_inbound_tls_certificate_not_after_timestamp_seconds{certificate="spare.pem"}')! * 1000 -
+        Date.now(),
+    ).toBeGreaterThan(19 * DAY_MS);
 
-    const api = JSON.parse((await get(app, '/api/alerts')).body) as { active: { name: string; severity: string }[]; history: { status: string }[] };
+    const api = JSON.parse((await get(app, '/api/alerts')).body) as {
+      active: { name: string; severity: string }[];
+      history: { status: string }[];
+    };
     expect(api.active.filter((a) => a.name === 'CertificateExpiring')).toHaveLength(2);
     expect(api.history.every((e) => e.status === 'firing')).toBe(true);
 

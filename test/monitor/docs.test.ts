@@ -10,7 +10,9 @@ const read = (f: string) => fs.readFileSync(path.join(ROOT, f), 'utf8');
 
 async function declared(): Promise<{ ours: string[]; all: Set<string> }> {
   const withDefaults = await createMetrics(new Registry()).registry.getMetricsAsJSON();
-  const ours = (await createMetrics(new Registry(), { defaultMetrics: false }).registry.getMetricsAsJSON()).map((m) => m.name);
+  const ours = (await createMetrics(new Registry(), { defaultMetrics: false }).registry.getMetricsAsJSON()).map(
+    (m) => m.name,
+  );
   const all = new Set<string>();
   for (const m of withDefaults) {
     all.add(m.name);
@@ -22,7 +24,8 @@ async function declared(): Promise<{ ours: string[]; all: Set<string> }> {
 describe('monitoring documentation and configuration', () => {
   it('docs/alerts.md lists every metric declared in metrics.ts and every built-in alert', async () => {
     const doc = read('docs/alerts.md');
-    for (const name of (await declared()).ours) expect(doc, `docs/alerts.md is missing ${name}`).toContain(`\`${name}\``);
+    for (const name of (await declared()).ours)
+      expect(doc, `docs/alerts.md is missing ${name}`).toContain(`\`${name}\``);
     for (const alert of ALERT_NAMES) expect(doc, `docs/alerts.md is missing ${alert}`).toContain(`\`${alert}\``);
   });
 

@@ -67,7 +67,13 @@ export interface MessageSpec {
 
 let seq = 0;
 
-export function bench(opts: { start: number; settings?: Partial<WatchdogSettings>; webhook?: WebhookOptions; certificate?: () => LoadedCertificate | null; seed?: (b: Pick<Bench, 'insert'>) => void }): Bench {
+export function bench(opts: {
+  start: number;
+  settings?: Partial<WatchdogSettings>;
+  webhook?: WebhookOptions;
+  certificate?: () => LoadedCertificate | null;
+  seed?: (b: Pick<Bench, 'insert'>) => void;
+}): Bench {
   const dir = tempDir('ota-monitor-');
   const store = new Store(path.join(dir, 'db.sqlite'));
   const insertStmt = store.db.prepare(
@@ -99,7 +105,15 @@ export function bench(opts: { start: number; settings?: Partial<WatchdogSettings
   const b = { now: opts.start } as Bench;
   const clock = () => b.now;
   const alerts = new AlertManager({ metrics, log, clock, webhook: opts.webhook ?? null });
-  const watchdogs = new Watchdogs({ store, alerts, metrics, log, clock, certificate: opts.certificate, settings: { ...DEFAULT_SETTINGS, ...opts.settings } });
+  const watchdogs = new Watchdogs({
+    store,
+    alerts,
+    metrics,
+    log,
+    clock,
+    certificate: opts.certificate,
+    settings: { ...DEFAULT_SETTINGS, ...opts.settings },
+  });
   return Object.assign(b, {
     dir,
     store,
@@ -110,7 +124,11 @@ export function bench(opts: { start: number; settings?: Partial<WatchdogSettings
       b.now += ms;
     },
     insert,
-    firing: () => alerts.active().map((a) => a.key).sort(),
+    firing: () =>
+      alerts
+        .active()
+        .map((a) => a.key)
+        .sort(),
     async close() {
       await watchdogs.stop();
       await alerts.close();
@@ -124,7 +142,11 @@ export function bench(opts: { start: number; settings?: Partial<WatchdogSettings
  * Two weeks of restaurant-shaped history before `until`: `perHour` mails an
  * hour from 10:00 to 22:00 (UTC buckets), none at night.
  */
-export function daytimeHistory(b: Pick<Bench, 'insert'>, until: number, opts: { weeks?: number; perHour?: number; source?: string; store?: string } = {}): void {
+export function daytimeHistory(
+  b: Pick<Bench, 'insert'>,
+  until: number,
+  opts: { weeks?: number; perHour?: number; source?: string; store?: string } = {},
+): void {
   const weeks = opts.weeks ?? 2;
   const perHour = opts.perHour ?? 12;
   const from = until - weeks * 7 * DAY;

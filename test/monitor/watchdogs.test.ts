@@ -60,7 +60,10 @@ describe('staleness watchdog (injected clock, no sleeping)', () => {
     await b.watchdogs.tick();
     expect(b.firing()).toEqual([]);
     expect(await gauge(b, 'NoMailProcessed')).toBe(0);
-    const transitions = b.alerts.history().filter((e) => e.alert.name === 'NoMailProcessed').map((e) => e.status);
+    const transitions = b.alerts
+      .history()
+      .filter((e) => e.alert.name === 'NoMailProcessed')
+      .map((e) => e.status);
     expect(transitions).toEqual(['resolved', 'firing']); // newest first: exactly one of each
   });
 
@@ -86,7 +89,9 @@ describe('staleness watchdog (injected clock, no sleeping)', () => {
         daytimeHistory(s, start, { store: 'lunch', source: 'tabelog' });
         // "dinner" gets mail only between 18:00 and 22:00.
         for (let day = start - 14 * DAY; day < start - 12 * HOUR; day += DAY) {
-          for (let h = 18; h < 22; h++) for (let i = 0; i < 6; i++) s.insert({ at: day - 12 * HOUR + h * HOUR + i * 10 * MINUTE, store: 'dinner', source: 'hotpepper' });
+          for (let h = 18; h < 22; h++)
+            for (let i = 0; i < 6; i++)
+              s.insert({ at: day - 12 * HOUR + h * HOUR + i * 10 * MINUTE, store: 'dinner', source: 'hotpepper' });
         }
       },
     });
@@ -133,7 +138,9 @@ describe('expected-activity model', () => {
     const weekly = learnProfile(counts, start, start + 14 * DAY)!;
     expect(weekly.period).toBe(168);
     expect(weekly.expected(start + 14 * DAY + 12 * HOUR, start + 14 * DAY + 13 * HOUR)).toBeCloseTo(6);
-    expect(weekly.expected(start + 15 * DAY + 12 * HOUR, start + 15 * DAY + 13 * HOUR), 'Tuesday noon had none').toBe(0);
+    expect(weekly.expected(start + 15 * DAY + 12 * HOUR, start + 15 * DAY + 13 * HOUR), 'Tuesday noon had none').toBe(
+      0,
+    );
     expect(weekly.expected(start + 14 * DAY + 12 * HOUR, start + 14 * DAY + 12 * HOUR + 30 * MINUTE)).toBeCloseTo(3);
 
     const daily = learnProfile(new Map([[(start + 12 * HOUR) / HOUR, 3]]), start, start + 3 * DAY)!;
@@ -206,10 +213,18 @@ describe('processing and failure watchdogs', () => {
 describe('forwarding canary and certificate reloads', () => {
   it('fires CanaryLate when the heartbeat is late and resolves when it arrives (matched by subject or address)', async () => {
     const start = MONDAY + 12 * HOUR;
-    const b = open({ start, settings: { canarySubject: 'ota-inbound canary', canaryAddress: 'canary@ops.example', canaryEveryMinutes: 60 } });
+    const b = open({
+      start,
+      settings: { canarySubject: 'ota-inbound canary', canaryAddress: 'canary@ops.example', canaryEveryMinutes: 60 },
+    });
     expect(await runUntil(b, start + 110 * MINUTE)).toEqual([]);
     expect(await runUntil(b, start + 130 * MINUTE)).toEqual(['CanaryLate']);
-    b.insert({ at: b.now, kind: 'unknown', source: null, meta: { subject: '[ota-inbound canary] 12:00', from: { address: 'someone@example.com' } } });
+    b.insert({
+      at: b.now,
+      kind: 'unknown',
+      source: null,
+      meta: { subject: '[ota-inbound canary] 12:00', from: { address: 'someone@example.com' } },
+    });
     b.advance(MINUTE);
     await b.watchdogs.tick();
     expect(b.firing()).toEqual([]);
@@ -224,8 +239,16 @@ describe('forwarding canary and certificate reloads', () => {
 
   it('fires CertificateReloadFailed on a refused reload and resolves on the next good one', async () => {
     const b = open({ start: MONDAY });
-    const kept = { fingerprint256: 'AA', notAfter: new Date(MONDAY + 300 * DAY), files: { certFile: '/c/cert.pem' } } as LoadedCertificate;
-    b.watchdogs.certificateReloaded({ ok: false, error: new Error('/c/key.pem does not match the certificate in /c/cert.pem'), kept });
+    const kept = {
+      fingerprint256: 'AA',
+      notAfter: new Date(MONDAY + 300 * DAY),
+      files: { certFile: '/c/cert.pem' },
+    } as LoadedCertificate;
+    b.watchdogs.certificateReloaded({
+      ok: false,
+      error: new Error('/c/key.pem does not match the certificate in /c/cert.pem'),
+      kept,
+    });
     expect(b.firing()).toEqual(['CertificateReloadFailed']);
     expect(b.alerts.active()[0]!.summary).toMatch(/does not match/);
     expect((await b.metrics.certReloadFailed.get()).values[0]!.value).toBe(1);

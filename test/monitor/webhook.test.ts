@@ -26,7 +26,12 @@ async function receiver(statuses: number[] = []): Promise<Receiver> {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as { port: number };
-  return { url: `http://127.0.0.1:${port}/hook`, bodies, statuses, close: () => new Promise((r) => server.close(() => r())) };
+  return {
+    url: `http://127.0.0.1:${port}/hook`,
+    bodies,
+    statuses,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
 }
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -38,7 +43,11 @@ async function silentDay(format: 'json' | 'slack', statuses: number[] = []): Pro
   const r = await receiver(statuses);
   cleanups.push(() => r.close());
   const start = MONDAY + 14 * DAY + 12 * HOUR;
-  const b = bench({ start, webhook: { url: r.url, format, retryBaseMs: 10 }, seed: (s) => daytimeHistory(s, start, { store: 'shop' }) });
+  const b = bench({
+    start,
+    webhook: { url: r.url, format, retryBaseMs: 10 },
+    seed: (s) => daytimeHistory(s, start, { store: 'shop' }),
+  });
   cleanups.push(() => b.close());
   return { b, r };
 }
@@ -71,7 +80,9 @@ describe('alert webhook', () => {
     expect(new Date(fired.alert.since).getTime()).toBe(MONDAY + 14 * DAY + 12 * HOUR + 40 * MINUTE);
     // Per-source and per-store alerts are separate instances, each once.
     expect(r.bodies).toHaveLength(6);
-    expect((await b.metrics.alertNotifications.get()).values.find((v) => v.labels.result === 'delivered')?.value).toBe(6);
+    expect((await b.metrics.alertNotifications.get()).values.find((v) => v.labels.result === 'delivered')?.value).toBe(
+      6,
+    );
   });
 
   it('sends Slack-compatible {text} bodies when alerts.webhookFormat is slack', async () => {
@@ -89,7 +100,7 @@ describe('alert webhook', () => {
   it('retries a failing receiver a few times, then delivers once', async () => {
     const { b, r } = await silentDay('json', [500, 503]);
     b.advance(45 * MINUTE);
-    b.store.db.exec("UPDATE messages SET store = NULL, source = NULL"); // one alert only: the overall one
+    b.store.db.exec('UPDATE messages SET store = NULL, source = NULL'); // one alert only: the overall one
     await b.watchdogs.tick();
     await b.alerts.flush();
     expect(r.bodies).toHaveLength(1);
@@ -98,7 +109,7 @@ describe('alert webhook', () => {
 
   it('gives up after its retries without blocking the watchdogs, and counts the failure', async () => {
     const { b, r } = await silentDay('json', [500, 500, 500, 500]);
-    b.store.db.exec("UPDATE messages SET store = NULL, source = NULL");
+    b.store.db.exec('UPDATE messages SET store = NULL, source = NULL');
     b.advance(45 * MINUTE);
     await b.watchdogs.tick();
     expect(b.firing()).toEqual(['NoMailProcessed']); // state changed before any delivery finished

@@ -28,14 +28,21 @@ async function start(overrides: Record<string, unknown> = {}, opts = {}): Promis
 let seq = 0;
 async function booking(app: TestApp, over: Partial<Parameters<typeof tabelogMail>[0]> = {}): Promise<string> {
   seq += 1;
-  const msg = await tabelogMail({ event: 'new', bookingId: String(88000000 + seq), date: new Date('2026-12-01T10:00:00+09:00'), messageId: `<heal-${seq}@tabelog.com>`, ...over });
+  const msg = await tabelogMail({
+    event: 'new',
+    bookingId: String(88000000 + seq),
+    date: new Date('2026-12-01T10:00:00+09:00'),
+    messageId: `<heal-${seq}@tabelog.com>`,
+    ...over,
+  });
   const { final } = await deliver(app.smtpPort, { to: ['sakura-ginza@intake.example'], message: msg });
   expect(final.code).toBe(250);
   return queuedId(final);
 }
 
 const replayOpts = (app: TestApp) => ({ store: app.store, spool: app.spool, sites, settings: app.config.pipeline });
-const eventCount = (app: TestApp) => (app.store.db.prepare('SELECT COUNT(*) AS n FROM reservation_events').get() as { n: number }).n;
+const eventCount = (app: TestApp) =>
+  (app.store.db.prepare('SELECT COUNT(*) AS n FROM reservation_events').get() as { n: number }).n;
 
 describe('a pipeline that heals itself', () => {
   it('retries when the database is locked by someone else, then processes the message', async () => {
@@ -71,8 +78,18 @@ describe('a pipeline that heals itself', () => {
   it('dead-letters a corrupt spool record with its reason (keeping the records after it), and replay processes it once the bytes are repaired', async () => {
     // Two records spooled (250 sent) but not yet recorded when the node stopped; the first one damaged.
     const dir = tempDir();
-    const raw = await tabelogMail({ event: 'new', bookingId: '88100001', date: new Date('2026-12-01T10:00:00+09:00'), messageId: '<corrupt@tabelog.com>' });
-    const raw2 = await tabelogMail({ event: 'new', bookingId: '88100002', date: new Date('2026-12-01T10:00:00+09:00'), messageId: '<after-corrupt@tabelog.com>' });
+    const raw = await tabelogMail({
+      event: 'new',
+      bookingId: '88100001',
+      date: new Date('2026-12-01T10:00:00+09:00'),
+      messageId: '<corrupt@tabelog.com>',
+    });
+    const raw2 = await tabelogMail({
+      event: 'new',
+      bookingId: '88100002',
+      date: new Date('2026-12-01T10:00:00+09:00'),
+      messageId: '<after-corrupt@tabelog.com>',
+    });
     const bad = await corruptRecordBeforeStart(dir, raw, raw2, 'sakura-ginza');
     const rec = { id: bad.id };
     const rec2 = { id: bad.nextId };
@@ -109,30 +126,64 @@ describe('a pipeline that heals itself', () => {
     const id = await booking(app, { party: '5名' });
     await waitProcessed(app, id);
     // What an older, buggy parser would have stored: the じゃらん-style misread party size.
-    app.store.db.prepare(`UPDATE messages SET extraction = json_set(extraction, '$.partySize', 1) WHERE id = ?`).run(id);
+    app.store.db
+      .prepare(`UPDATE messages SET extraction = json_set(extraction, '$.partySize', 1) WHERE id = ?`)
+      .run(id);
     app.store.db.prepare(`UPDATE reservations SET party_size = 1 WHERE last_message = ?`).run(id);
     const dry = await replay({ ...replayOpts(app), selection: { ids: [id] }, dryRun: true });
     expect(dry.changes[0]).toMatchObject({ id, fields: ['partySize'] });
-    expect((app.store.db.prepare('SELECT party_size FROM reservations WHERE last_message = ?').get(id) as { party_size: number }).party_size).toBe(1);
+    expect(
+      (
+        app.store.db.prepare('SELECT party_size FROM reservations WHERE last_message = ?').get(id) as {
+          party_size: number;
+        }
+      ).party_size,
+    ).toBe(1);
     await replay({ ...replayOpts(app), selection: { ids: [id] } });
-    const events = app.store.db.prepare('SELECT event, reason FROM reservation_events WHERE message = ? ORDER BY id').all(id) as { event: string; reason: string | null }[];
+    const events = app.store.db
+      .prepare('SELECT event, reason FROM reservation_events WHERE message = ? ORDER BY id')
+      .all(id) as { event: string; reason: string | null }[];
     expect(events).toEqual([
       { event: 'new', reason: null },
       { event: 'new', reason: 'replay: extraction changed (partySize)' },
     ]);
-    expect((app.store.db.prepare('SELECT party_size FROM reservations WHERE last_message = ?').get(id) as { party_size: number }).party_size).toBe(5);
+    expect(
+      (
+        app.store.db.prepare('SELECT party_size FROM reservations WHERE last_message = ?').get(id) as {
+          party_size: number;
+        }
+      ).party_size,
+    ).toBe(5);
   });
 
   it('rebuilds from the spool alone the same reservations as the live database', async () => {
     const app = await start();
     const ids = [];
     ids.push(await booking(app, { bookingId: '88200001' }));
-    ids.push(await booking(app, { bookingId: '88200001', event: 'change', date: new Date('2026-12-01T11:00:00+09:00'), party: '6名' }));
+    ids.push(
+      await booking(app, {
+        bookingId: '88200001',
+        event: 'change',
+        date: new Date('2026-12-01T11:00:00+09:00'),
+        party: '6名',
+      }),
+    );
     ids.push(await booking(app, { bookingId: '88200002' }));
-    ids.push(await booking(app, { bookingId: '88200002', event: 'cancel', date: new Date('2026-12-01T12:00:00+09:00') }));
-    ids.push(await booking(app, { bookingId: '88200001', messageId: '<heal-resend@tabelog.com>', event: 'change', date: new Date('2026-12-01T11:00:00+09:00'), party: '6名' }));
+    ids.push(
+      await booking(app, { bookingId: '88200002', event: 'cancel', date: new Date('2026-12-01T12:00:00+09:00') }),
+    );
+    ids.push(
+      await booking(app, {
+        bookingId: '88200001',
+        messageId: '<heal-resend@tabelog.com>',
+        event: 'change',
+        date: new Date('2026-12-01T11:00:00+09:00'),
+        party: '6名',
+      }),
+    );
     for (const id of ids) await waitProcessed(app, id);
-    const cols = 'source, reservation_id, store, status, visit_date, visit_time, party_size, guest_name, phone, needs_review, review_reasons, last_message';
+    const cols =
+      'source, reservation_id, store, status, visit_date, visit_time, party_size, guest_name, phone, needs_review, review_reasons, last_message';
     const live = app.store.db.prepare(`SELECT ${cols} FROM reservations ORDER BY source, reservation_id`).all();
     const liveStates = app.store.db.prepare('SELECT id, state, duplicate_of FROM messages ORDER BY id').all();
     const out = path.join(app.dir, 'rebuilt.db');
@@ -150,7 +201,15 @@ describe('a pipeline that heals itself', () => {
   it('purges old processed mail with its segment, keeps review and quarantined mail, never pending mail', async () => {
     const app = await start({ stores: ['sakura-ginza'] }, { spoolSegmentBytes: 4096 });
     const processed = await booking(app);
-    const { final: qf } = await deliver(app.smtpPort, { to: ['no-such-store@intake.example'], message: await tabelogMail({ event: 'new', bookingId: '88300001', date: new Date(), messageId: '<q@tabelog.com>' }) });
+    const { final: qf } = await deliver(app.smtpPort, {
+      to: ['no-such-store@intake.example'],
+      message: await tabelogMail({
+        event: 'new',
+        bookingId: '88300001',
+        date: new Date(),
+        messageId: '<q@tabelog.com>',
+      }),
+    });
     const quarantined = queuedId(qf);
     const review = await booking(app, { event: 'change', bookingId: '88300002', phone: '090-****-5678' });
     const later = await booking(app);
@@ -175,9 +234,16 @@ describe('a pipeline that heals itself', () => {
     const app = await start();
     const id = await booking(app, { visit: '12/20(日)' });
     await waitProcessed(app, id);
-    const report = await purge(app.store, app.spool, { rawDays: 36_500, personalDays: 30 }, { now: Date.parse('2027-03-01T00:00:00Z') });
+    const report = await purge(
+      app.store,
+      app.spool,
+      { rawDays: 36_500, personalDays: 30 },
+      { now: Date.parse('2027-03-01T00:00:00Z') },
+    );
     expect(report.personalErased).toBe(1);
-    const r = app.store.db.prepare('SELECT guest_name, phone, visit_date FROM reservations WHERE last_message = ?').get(id);
+    const r = app.store.db
+      .prepare('SELECT guest_name, phone, visit_date FROM reservations WHERE last_message = ?')
+      .get(id);
     expect(r).toEqual({ guest_name: null, phone: null, visit_date: '2026-12-20' });
     const x = JSON.parse(app.store.message(id)!.extraction!);
     expect(x.guestName).toBeNull();

@@ -6,7 +6,13 @@ import { loadSiteDefinitions } from '../../src/extract/index.ts';
 import { SHIPPED_SITES_DIR } from '../../src/paths.ts';
 
 const RAW = fs.readFileSync(path.join(import.meta.dirname, '../fixtures/tabelog/new.eml'));
-const pool = new ParserPool({ size: 1, timeoutMs: 30_000, maxOldGenerationSizeMb: 256, tasksPerWorker: 4, workerData: { sites: loadSiteDefinitions([SHIPPED_SITES_DIR]) } });
+const pool = new ParserPool({
+  size: 1,
+  timeoutMs: 30_000,
+  maxOldGenerationSizeMb: 256,
+  tasksPerWorker: 4,
+  workerData: { sites: loadSiteDefinitions([SHIPPED_SITES_DIR]) },
+});
 afterAll(() => pool.close());
 
 const task = (id: string, exclusive = false) => {
@@ -24,7 +30,13 @@ describe('parser pool', () => {
     });
     pool.on('settled', (id: string) => running.delete(id));
     const run = (t: ReturnType<typeof task>) => pool.run(t, [t.raw.buffer]);
-    const results = await Promise.all([run(task('a')), run(task('b')), run(task('suspect', true)), run(task('c')), run(task('d'))]);
+    const results = await Promise.all([
+      run(task('a')),
+      run(task('b')),
+      run(task('suspect', true)),
+      run(task('c')),
+      run(task('d')),
+    ]);
     expect(results.every((r) => r.ok)).toBe(true);
     const at = (id: string) => seen.find((s) => s.id === id)!;
     // a and b share the worker; the exclusive task waits for it to empty and

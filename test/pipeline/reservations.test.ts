@@ -32,8 +32,13 @@ interface ReservationRow {
 
 describe('from mail to reservation', () => {
   let app: TestApp;
-  const reservation = (source: string, id: string) => app.store.db.prepare('SELECT * FROM reservations WHERE source = ? AND reservation_id = ?').get(source, id) as ReservationRow | undefined;
-  const events = (rowId: number) => app.store.db.prepare('SELECT event, applied, message FROM reservation_events WHERE reservation = ? ORDER BY id').all(rowId) as { event: string; applied: number; message: string }[];
+  const reservation = (source: string, id: string) =>
+    app.store.db.prepare('SELECT * FROM reservations WHERE source = ? AND reservation_id = ?').get(source, id) as
+      ReservationRow | undefined;
+  const events = (rowId: number) =>
+    app.store.db
+      .prepare('SELECT event, applied, message FROM reservation_events WHERE reservation = ? ORDER BY id')
+      .all(rowId) as { event: string; applied: number; message: string }[];
 
   beforeAll(async () => {
     app = await startTestApp({ routes: ['{store}@intake.example'] });
@@ -48,7 +53,16 @@ describe('from mail to reservation', () => {
     const expected = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'tabelog/new.json'), 'utf8'));
     expect(JSON.parse(row.extraction!)).toEqual(expected);
     const r = reservation('tabelog', '10482715')!;
-    expect(r).toMatchObject({ status: 'booked', visit_date: '2026-11-09', visit_time: '19:00', party_size: 2, guest_name: '山田 太郎', phone: '09012345678', store: 'sakura-ginza', needs_review: 0 });
+    expect(r).toMatchObject({
+      status: 'booked',
+      visit_date: '2026-11-09',
+      visit_time: '19:00',
+      party_size: 2,
+      guest_name: '山田 太郎',
+      phone: '09012345678',
+      store: 'sakura-ginza',
+      needs_review: 0,
+    });
     expect(events(r.id)).toEqual([{ event: 'new', applied: 1, message: id }]);
   });
 
@@ -65,16 +79,39 @@ describe('from mail to reservation', () => {
 
   it('recognises a resend through another forwarding path (new Message-ID, same content) as a duplicate', async () => {
     const date = new Date('2026-12-01T10:00:00+09:00');
-    const a = await send(app, await tabelogMail({ event: 'new', bookingId: '77000001', date, messageId: '<a-77000001@tabelog.com>' }));
-    const b = await send(app, await tabelogMail({ event: 'new', bookingId: '77000001', date, messageId: '<b-77000001@tabelog.com>' }));
+    const a = await send(
+      app,
+      await tabelogMail({ event: 'new', bookingId: '77000001', date, messageId: '<a-77000001@tabelog.com>' }),
+    );
+    const b = await send(
+      app,
+      await tabelogMail({ event: 'new', bookingId: '77000001', date, messageId: '<b-77000001@tabelog.com>' }),
+    );
     await waitProcessed(app, a);
     expect((await waitProcessed(app, b)).state).toBe('duplicate');
   });
 
   it('never lets an older mail roll a newer state back (cancel dated after a change that arrives later)', async () => {
-    const cancel = await send(app, await tabelogMail({ event: 'cancel', bookingId: '77000002', date: new Date('2026-12-02T12:00:00+09:00'), messageId: '<cancel-77000002@tabelog.com>' }));
+    const cancel = await send(
+      app,
+      await tabelogMail({
+        event: 'cancel',
+        bookingId: '77000002',
+        date: new Date('2026-12-02T12:00:00+09:00'),
+        messageId: '<cancel-77000002@tabelog.com>',
+      }),
+    );
     await waitProcessed(app, cancel);
-    const change = await send(app, await tabelogMail({ event: 'change', bookingId: '77000002', date: new Date('2026-12-02T11:00:00+09:00'), messageId: '<change-77000002@tabelog.com>', party: '6名' }));
+    const change = await send(
+      app,
+      await tabelogMail({
+        event: 'change',
+        bookingId: '77000002',
+        date: new Date('2026-12-02T11:00:00+09:00'),
+        messageId: '<change-77000002@tabelog.com>',
+        party: '6名',
+      }),
+    );
     await waitProcessed(app, change);
     const r = reservation('tabelog', '77000002')!;
     expect(r.status).toBe('cancelled');
@@ -86,7 +123,15 @@ describe('from mail to reservation', () => {
   });
 
   it('creates a reservation flagged for review from a change for a booking it has never seen', async () => {
-    const id = await send(app, await tabelogMail({ event: 'change', bookingId: '77000003', date: new Date('2026-12-03T10:00:00+09:00'), messageId: '<change-77000003@tabelog.com>' }));
+    const id = await send(
+      app,
+      await tabelogMail({
+        event: 'change',
+        bookingId: '77000003',
+        date: new Date('2026-12-03T10:00:00+09:00'),
+        messageId: '<change-77000003@tabelog.com>',
+      }),
+    );
     await waitProcessed(app, id);
     const r = reservation('tabelog', '77000003')!;
     expect(r.status).toBe('booked');
@@ -95,9 +140,26 @@ describe('from mail to reservation', () => {
   });
 
   it('keeps cancel + new for the same booking as two events (ぐるなび style change)', async () => {
-    const c = await send(app, await tabelogMail({ event: 'cancel', bookingId: '77000004', date: new Date('2026-12-04T10:00:00+09:00'), messageId: '<c-77000004@tabelog.com>' }));
+    const c = await send(
+      app,
+      await tabelogMail({
+        event: 'cancel',
+        bookingId: '77000004',
+        date: new Date('2026-12-04T10:00:00+09:00'),
+        messageId: '<c-77000004@tabelog.com>',
+      }),
+    );
     await waitProcessed(app, c);
-    const n = await send(app, await tabelogMail({ event: 'new', bookingId: '77000004', date: new Date('2026-12-04T10:00:05+09:00'), messageId: '<n-77000004@tabelog.com>', time: '20:00' }));
+    const n = await send(
+      app,
+      await tabelogMail({
+        event: 'new',
+        bookingId: '77000004',
+        date: new Date('2026-12-04T10:00:05+09:00'),
+        messageId: '<n-77000004@tabelog.com>',
+        time: '20:00',
+      }),
+    );
     await waitProcessed(app, n);
     const r = reservation('tabelog', '77000004')!;
     expect(r.status).toBe('booked');

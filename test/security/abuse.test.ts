@@ -61,7 +61,20 @@ describe('per-address connection rate', () => {
     expect(addressKey('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
     expect(addressKey('2001:db8:1:2::ffff')).toBe('2001:db8:1:2::/64');
     expect(addressKey('::ffff:192.0.2.7')).toBe('192.0.2.7');
-    const g = new AbuseGuard({ exempt: ['10.0.0.0/8', '::1'], connectionsPerMinute: 1, connectionBurst: 1, messagesPerMinute: 1, messageBurst: 1, maxErrors: 1, offenceLimit: 10, offenceWindowSeconds: 60, coolOffSeconds: 60 }, () => T0);
+    const g = new AbuseGuard(
+      {
+        exempt: ['10.0.0.0/8', '::1'],
+        connectionsPerMinute: 1,
+        connectionBurst: 1,
+        messagesPerMinute: 1,
+        messageBurst: 1,
+        maxErrors: 1,
+        offenceLimit: 10,
+        offenceWindowSeconds: 60,
+        coolOffSeconds: 60,
+      },
+      () => T0,
+    );
     expect(g.connection('2001:db8:1:2::1').ok).toBe(true);
     expect(g.connection('2001:db8:1:2::2')).toMatchObject({ ok: false, reason: 'connection_rate' });
     expect(g.connection('2001:db8:1:3::1').ok).toBe(true);
@@ -81,7 +94,9 @@ describe('per-address message rate', () => {
       expect((await c.cmd('RSET'))?.code).toBe(250);
     }
     const refused = await c.cmd('MAIL FROM:<a@sender.example>');
-    expect(`${refused?.code} ${refused?.text}`).toBe('450 4.7.1 Too much mail from your address in a short time, try again in 30 seconds');
+    expect(`${refused?.code} ${refused?.text}`).toBe(
+      '450 4.7.1 Too much mail from your address in a short time, try again in 30 seconds',
+    );
     expect(await refusals(a, 'message_rate')).toBe(1);
     now += 30_000;
     expect((await c.cmd('MAIL FROM:<a@sender.example>'))?.code).toBe(250);
@@ -107,7 +122,14 @@ describe('errors in one session', () => {
 
 describe('repeat offenders', () => {
   it('refuses an address for the cooling-off time after repeated offences, with 421 4.7.0 and the time left, then lets it back', async () => {
-    const a = await start({ connectionBurst: 1, connectionsPerMinute: 1, maxErrors: 1, offenceLimit: 3, offenceWindowSeconds: 600, coolOffSeconds: 300 });
+    const a = await start({
+      connectionBurst: 1,
+      connectionsPerMinute: 1,
+      maxErrors: 1,
+      offenceLimit: 3,
+      offenceWindowSeconds: 600,
+      coolOffSeconds: 300,
+    });
     // Offence 1 and 2: sessions closed for errors.
     for (let i = 0; i < 2; i++) {
       now += 60_000; // a fresh connection token each time
@@ -126,7 +148,9 @@ describe('repeat offenders', () => {
 
     now += 120_000; // tokens are back, but the address is cooling off
     const cooling = await connect(a.smtpPort);
-    expect(cooling.greeting).toBe('421 4.7.0 Your address broke the limits of this server repeatedly and is refused for 180 more seconds');
+    expect(cooling.greeting).toBe(
+      '421 4.7.0 Your address broke the limits of this server repeatedly and is refused for 180 more seconds',
+    );
     await cooling.c.ended;
     expect(await refusals(a, 'cooling_off')).toBe(1);
     expect((await a.metrics.smtpCoolingOff.get()).values[0]?.value).toBe(1);
@@ -151,7 +175,9 @@ describe('header size', () => {
       return c.cmd(`${message}\r\n.`);
     };
     const big = await send(`Subject: big\r\nX-Filler: ${'a'.repeat(2000)}\r\n\r\nbody`);
-    expect(`${big?.code} ${big?.text}`).toBe('552 5.3.4 Message header too big: more than 1024 bytes before the first blank line');
+    expect(`${big?.code} ${big?.text}`).toBe(
+      '552 5.3.4 Message header too big: more than 1024 bytes before the first blank line',
+    );
     expect(await refusals(a, 'header_too_big')).toBe(1);
     // A body of any size is fine: only the header section counts.
     const ok = await send(`Subject: small\r\n\r\n${'b'.repeat(4000)}`);

@@ -27,7 +27,11 @@ beforeAll(async () => {
   zone = zoneOf([tabelog, attacker, forwarder, untrustedForwarder], { '_dmarc.tabelog.com': ['v=DMARC1; p=reject'] });
   const dir = tempDir();
   app = await startTestApp(
-    { 'auth.resolver': 'system', 'auth.dnsZoneFile': writeZone(dir, zone), 'auth.arcTrustedSealers': ['forwarder.example'] },
+    {
+      'auth.resolver': 'system',
+      'auth.dnsZoneFile': writeZone(dir, zone),
+      'auth.arcTrustedSealers': ['forwarder.example'],
+    },
     { dir },
   );
 });
@@ -36,7 +40,10 @@ afterAll(async () => {
 });
 
 /** Delivers over SMTP and waits for the outcome. */
-async function receive(message: string, from = 'bounce@tabelog.com'): Promise<{ row: MessageRow; extraction: Extraction; auth: AuthResult }> {
+async function receive(
+  message: string,
+  from = 'bounce@tabelog.com',
+): Promise<{ row: MessageRow; extraction: Extraction; auth: AuthResult }> {
   const { final } = await deliver(app.smtpPort, { from, to: ['ginza@intake.example'], message });
   expect(final.code).toBe(250);
   const row = await waitProcessed(app, queuedId(final));
@@ -56,7 +63,9 @@ describe('sender authentication of site mail', () => {
     expect(extraction.reviewReasons).toContain('unauthenticated:tabelog');
     expect(row.state).toBe('review');
     expect(auth.site).toEqual({ source: 'tabelog', trusted: false, via: null, domain: null });
-    const reservation = app.store.db.prepare('SELECT needs_review, review_reasons FROM reservations WHERE last_message = ?').get(row.id) as { needs_review: number; review_reasons: string };
+    const reservation = app.store.db
+      .prepare('SELECT needs_review, review_reasons FROM reservations WHERE last_message = ?')
+      .get(row.id) as { needs_review: number; review_reasons: string };
     expect(reservation.needs_review).toBe(1);
     expect(JSON.parse(reservation.review_reasons)).toContain('unauthenticated:tabelog');
   });
@@ -70,7 +79,9 @@ describe('sender authentication of site mail', () => {
 
   it('trusts a tabelog mail with a valid DKIM signature by tabelog.com (no unauthenticated reason)', async () => {
     const { row, extraction, auth } = await receive(await dkimSigned(newReservation(), tabelog));
-    expect(auth.dkim).toEqual([{ domain: 'tabelog.com', selector: 'test2026', result: 'pass', fromAligned: true, partialBody: false }]);
+    expect(auth.dkim).toEqual([
+      { domain: 'tabelog.com', selector: 'test2026', result: 'pass', fromAligned: true, partialBody: false },
+    ]);
     expect(auth.dmarc.result).toBe('pass');
     expect(auth.site).toEqual({ source: 'tabelog', trusted: true, via: 'dkim', domain: 'tabelog.com' });
     expect(extraction.reviewReasons).toEqual([]);
@@ -81,7 +92,12 @@ describe('sender authentication of site mail', () => {
     const forwarded = await forwardWithArc(await dkimSigned(newReservation(), tabelog), forwarder, zone);
     const { row, extraction, auth } = await receive(forwarded, 'srs0=abc@forwarder.example');
     expect(auth.dkim.find((d) => d.domain === 'tabelog.com')?.result).not.toBe('pass');
-    expect(auth.arc).toMatchObject({ result: 'pass', instance: 1, sealers: ['forwarder.example'], trustedDkimPass: ['tabelog.com'] });
+    expect(auth.arc).toMatchObject({
+      result: 'pass',
+      instance: 1,
+      sealers: ['forwarder.example'],
+      trustedDkimPass: ['tabelog.com'],
+    });
     expect(auth.site).toEqual({ source: 'tabelog', trusted: true, via: 'arc', domain: 'tabelog.com' });
     expect(extraction.reviewReasons).toEqual([]);
     expect(row.state).toBe('processed');
@@ -102,11 +118,17 @@ describe('sender authentication of site mail', () => {
   });
 
   it('records SPF, DKIM, DMARC and ARC for mail that claims no site, without a review reason', async () => {
-    const plain = 'From: someone@example.org\r\nTo: ginza@intake.example\r\nSubject: hello\r\nMessage-ID: <plain-1@example.org>\r\n\r\nnot a reservation\r\n';
+    const plain =
+      'From: someone@example.org\r\nTo: ginza@intake.example\r\nSubject: hello\r\nMessage-ID: <plain-1@example.org>\r\n\r\nnot a reservation\r\n';
     const { extraction, auth } = await receive(plain, 'someone@example.org');
     expect(extraction.source).toBeNull();
     expect(extraction.reviewReasons).not.toContainEqual(expect.stringMatching(/^unauthenticated/));
-    expect(auth).toMatchObject({ checked: true, temporaryError: false, spf: { result: 'none', domain: 'example.org' }, site: null });
+    expect(auth).toMatchObject({
+      checked: true,
+      temporaryError: false,
+      spf: { result: 'none', domain: 'example.org' },
+      site: null,
+    });
   });
 
   it('shows the authentication results in the message detail of the API', async () => {

@@ -69,7 +69,8 @@ export class ByteClient {
     let timedOut = false;
     const timer = timeoutMs === undefined ? null : setTimeout(() => ((timedOut = true), this.wake()), timeoutMs);
     try {
-      while (this.replies.length <= seen && !this.closed && !timedOut) await new Promise<void>((r) => this.waiters.push(r));
+      while (this.replies.length <= seen && !this.closed && !timedOut)
+        await new Promise<void>((r) => this.waiters.push(r));
       return this.replies[seen] ?? null;
     } finally {
       if (timer) clearTimeout(timer);

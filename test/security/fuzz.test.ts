@@ -47,7 +47,12 @@ class Rng {
   bytes(n: number, alphabet?: 'any' | 'high' | 'ctl'): Buffer {
     const b = Buffer.alloc(n);
     for (let i = 0; i < n; i++) {
-      b[i] = alphabet === 'high' ? 0x80 + this.int(128) : alphabet === 'ctl' ? this.pick([0, 8, 9, 10, 13, 27, 127]) : this.int(256);
+      b[i] =
+        alphabet === 'high'
+          ? 0x80 + this.int(128)
+          : alphabet === 'ctl'
+            ? this.pick([0, 8, 9, 10, 13, 27, 127])
+            : this.int(256);
     }
     return b;
   }
@@ -58,14 +63,29 @@ const U = (s: string) => Buffer.from(s, 'utf8');
 
 function header(r: Rng): Buffer {
   const kinds: (() => Buffer)[] = [
-    () => U(`From: ${r.pick(['食べログ <noreply-rsv@tabelog.com>', 'x@evil.example', '"broken <', '=?UTF-8?B?!!!?= <a@b>', '', '<>'])}`),
-    () => U(`Subject: ${r.pick(['【新規予約】山田様 11/09 19:00 2名【食べログネット予約】', '=?iso-2022-jp?b?GyRCIVo=?=', '=?UTF-8?Q?=ZZ=?=', 'hi'])}`),
+    () =>
+      U(
+        `From: ${r.pick(['食べログ <noreply-rsv@tabelog.com>', 'x@evil.example', '"broken <', '=?UTF-8?B?!!!?= <a@b>', '', '<>'])}`,
+      ),
+    () =>
+      U(
+        `Subject: ${r.pick(['【新規予約】山田様 11/09 19:00 2名【食べログネット予約】', '=?iso-2022-jp?b?GyRCIVo=?=', '=?UTF-8?Q?=ZZ=?=', 'hi'])}`,
+      ),
     () => Buffer.concat([L('Subject: '), r.bytes(1 + r.int(80), 'high')]),
     () => Buffer.concat([L('X-Nul: a'), Buffer.from([0]), L('b')]),
-    () => L(`Content-Type: multipart/${r.pick(['mixed', 'alternative', 'related'])}; boundary="${r.pick(['b1', '', '"', 'x'.repeat(200)])}"`),
-    () => L(`Content-Type: ${r.pick(['text/plain; charset=iso-2022-jp', 'text/html; charset=shift_jis', 'message/rfc822', 'text/plain; charset=bogus-42', ';;;'])}`),
+    () =>
+      L(
+        `Content-Type: multipart/${r.pick(['mixed', 'alternative', 'related'])}; boundary="${r.pick(['b1', '', '"', 'x'.repeat(200)])}"`,
+      ),
+    () =>
+      L(
+        `Content-Type: ${r.pick(['text/plain; charset=iso-2022-jp', 'text/html; charset=shift_jis', 'message/rfc822', 'text/plain; charset=bogus-42', ';;;'])}`,
+      ),
     () => L(`Content-Transfer-Encoding: ${r.pick(['base64', 'quoted-printable', '8bit', 'x-uue', ''])}`),
-    () => L(`DKIM-Signature: v=1; a=rsa-sha256; d=tabelog.com; s=${r.pick(['test', '', '../..'])}; h=from; bh=${r.pick(['AAAA', '!!'])}; b=${r.pick(['xyz', ''])}`),
+    () =>
+      L(
+        `DKIM-Signature: v=1; a=rsa-sha256; d=tabelog.com; s=${r.pick(['test', '', '../..'])}; h=from; bh=${r.pick(['AAAA', '!!'])}; b=${r.pick(['xyz', ''])}`,
+      ),
     () => L(`ARC-Seal: i=${r.pick(['1', '0', '99', 'x'])}; a=rsa-sha256; cv=none; d=forwarder.example; s=arc; b=abc`),
     () => L('No colon in this header line'),
     () => L(`X-Long: ${'a'.repeat(r.chance(0.3) ? MAX_HEADER_BYTES + 100 : 500)}`),
@@ -80,7 +100,18 @@ function body(r: Rng, depth = 0): Buffer {
   const b = r.pick(['labels', 'random', 'multipart', 'base64', 'qp', 'jis', 'longline', 'rfc822'] as const);
   switch (b) {
     case 'labels':
-      return U(['お名前 ：山田 太郎 様', '日付 ：11/09', '来店時刻 ：19:00', '人数 ：2名', '電話番号 ：090-1234-5678', 'https://owner.tabelog.com/rsv?bookingId=net:1234567'].filter(() => r.chance(0.7)).join('\r\n'));
+      return U(
+        [
+          'お名前 ：山田 太郎 様',
+          '日付 ：11/09',
+          '来店時刻 ：19:00',
+          '人数 ：2名',
+          '電話番号 ：090-1234-5678',
+          'https://owner.tabelog.com/rsv?bookingId=net:1234567',
+        ]
+          .filter(() => r.chance(0.7))
+          .join('\r\n'),
+      );
     case 'random':
       return r.bytes(r.int(4000), r.pick(['any', 'high', 'ctl'] as const));
     case 'base64':
@@ -128,7 +159,27 @@ function dataOf(m: Buffer): Buffer {
   return L(`${s}.\r\n`);
 }
 
-const COMMANDS = ['NOOP', 'RSET', 'HELP', 'VRFY postmaster', 'EXPN list', 'HELO', 'EHLO', 'MAIL FROM:<>', 'MAIL FROM:a@b', 'RCPT TO:<>', 'DATA', 'STARTTLS', 'AUTH PLAIN AAAA', 'XCLIENT ADDR=1.2.3.4', 'GET / HTTP/1.1', '', ' ', 'MAIL FROM:<a@b> SIZE=999999999999', 'MAIL FROM:<a@b> BODY=8BITMIME SMTPUTF8'];
+const COMMANDS = [
+  'NOOP',
+  'RSET',
+  'HELP',
+  'VRFY postmaster',
+  'EXPN list',
+  'HELO',
+  'EHLO',
+  'MAIL FROM:<>',
+  'MAIL FROM:a@b',
+  'RCPT TO:<>',
+  'DATA',
+  'STARTTLS',
+  'AUTH PLAIN AAAA',
+  'XCLIENT ADDR=1.2.3.4',
+  'GET / HTTP/1.1',
+  '',
+  ' ',
+  'MAIL FROM:<a@b> SIZE=999999999999',
+  'MAIL FROM:<a@b> BODY=8BITMIME SMTPUTF8',
+];
 
 /** Runs one generated session; returns the spool ids the server accepted. */
 async function session(port: number, r: Rng): Promise<{ accepted: string[]; hung: string | null }> {
@@ -148,10 +199,17 @@ async function session(port: number, r: Rng): Promise<{ accepted: string[]; hung
     }
   } else {
     for (let t = 1 + r.int(3); t > 0 && !c.closed; t--) {
-      await cmd(r.chance(0.9) ? `EHLO ${r.pick(['sender.example', '[127.0.0.1]', 'x'.repeat(400), '\x01bad'])}` : r.pick(COMMANDS));
+      await cmd(
+        r.chance(0.9)
+          ? `EHLO ${r.pick(['sender.example', '[127.0.0.1]', 'x'.repeat(400), '\x01bad'])}`
+          : r.pick(COMMANDS),
+      );
       if (r.chance(0.3)) await cmd(r.chance(0.5) ? r.pick(COMMANDS) : r.bytes(r.int(300)));
       await cmd(`MAIL FROM:<${r.pick(['bounce@tabelog.com', '', 'a@evil.example', 'no-at-sign', 'a@b'.repeat(100)])}>`);
-      for (let k = 1 + r.int(3); k > 0; k--) await cmd(`RCPT TO:<${r.pick(['ginza@intake.example', 'nobody@intake.example', 'x@relay.example', '"q"@intake.example', '@@'])}>`);
+      for (let k = 1 + r.int(3); k > 0; k--)
+        await cmd(
+          `RCPT TO:<${r.pick(['ginza@intake.example', 'nobody@intake.example', 'x@relay.example', '"q"@intake.example', '@@'])}>`,
+        );
       const d = await cmd('DATA');
       if (d?.code === 354) {
         const data = dataOf(message(r));
@@ -174,7 +232,10 @@ async function session(port: number, r: Rng): Promise<{ accepted: string[]; hung
   // TLS handshake: this client hangs up instead, and the server must notice.
   if (c.replies.some((x) => x.code === 220 && /TLS/i.test(x.text))) c.socket.end();
   let timer: NodeJS.Timeout | undefined;
-  const hung = await Promise.race([c.ended.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), SESSION_END_LIMIT_MS)))]);
+  const hung = await Promise.race([
+    c.ended.then(() => false),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), SESSION_END_LIMIT_MS))),
+  ]);
   clearTimeout(timer);
   if (hung) c.destroy();
   const accepted = c.replies.filter((x) => x.code === 250).flatMap((x) => /queued as (\S+)/.exec(x.text)?.[1] ?? []);
@@ -187,7 +248,13 @@ describe('fuzzing SMTP sessions and MIME', () => {
   let app: TestApp;
   beforeAll(async () => {
     const dir = tempDir();
-    const zone = writeZone(dir, zoneOf([makeKey('tabelog.com', 'test')], { 'tabelog.com': ['v=spf1 -all'], '_dmarc.tabelog.com': ['v=DMARC1; p=reject'] }));
+    const zone = writeZone(
+      dir,
+      zoneOf([makeKey('tabelog.com', 'test')], {
+        'tabelog.com': ['v=spf1 -all'],
+        '_dmarc.tabelog.com': ['v=DMARC1; p=reject'],
+      }),
+    );
     app = await startTestApp(
       {
         'smtp.maxHeaderBytes': MAX_HEADER_BYTES,
@@ -207,47 +274,54 @@ describe('fuzzing SMTP sessions and MIME', () => {
     await app?.cleanup();
   });
 
-  it(`survives ${SECONDS} s of malformed sessions and MIME: no crash, no hang, no lost accepted message`, { timeout: (SECONDS + 90) * 1000 }, async () => {
-    console.log(`fuzz: seed=${SEED} seconds=${SECONDS} (replay with OTA_FUZZ_SEED=${SEED})`);
-    const root = new Rng(SEED);
-    const deadline = Date.now() + SECONDS * 1000;
-    const accepted: string[] = [];
-    let sessions = 0;
-    const hung: string[] = [];
-    // Each lane gets its own seeded generator, so a lane's sequence does not depend on timing.
-    const lanes = Array.from({ length: CONCURRENCY }, () => new Rng((root.next() * 2 ** 32) >>> 0));
-    await Promise.all(
-      lanes.map(async (r) => {
-        while (Date.now() < deadline) {
-          const s = await session(app.smtpPort, r);
-          sessions += 1;
-          accepted.push(...s.accepted);
-          if (s.hung) hung.push(s.hung);
-        }
-      }),
-    );
-    console.log(`fuzz: seed=${SEED} sessions=${sessions} accepted=${accepted.length}`);
-    expect(hung, `seed ${SEED}: sessions that never ended`).toEqual([]);
-    expect(sessions).toBeGreaterThan(0);
+  it(
+    `survives ${SECONDS} s of malformed sessions and MIME: no crash, no hang, no lost accepted message`,
+    { timeout: (SECONDS + 90) * 1000 },
+    async () => {
+      console.log(`fuzz: seed=${SEED} seconds=${SECONDS} (replay with OTA_FUZZ_SEED=${SEED})`);
+      const root = new Rng(SEED);
+      const deadline = Date.now() + SECONDS * 1000;
+      const accepted: string[] = [];
+      let sessions = 0;
+      const hung: string[] = [];
+      // Each lane gets its own seeded generator, so a lane's sequence does not depend on timing.
+      const lanes = Array.from({ length: CONCURRENCY }, () => new Rng((root.next() * 2 ** 32) >>> 0));
+      await Promise.all(
+        lanes.map(async (r) => {
+          while (Date.now() < deadline) {
+            const s = await session(app.smtpPort, r);
+            sessions += 1;
+            accepted.push(...s.accepted);
+            if (s.hung) hung.push(s.hung);
+          }
+        }),
+      );
+      console.log(`fuzz: seed=${SEED} sessions=${sessions} accepted=${accepted.length}`);
+      expect(hung, `seed ${SEED}: sessions that never ended`).toEqual([]);
+      expect(sessions).toBeGreaterThan(0);
 
-    // Every accepted id reaches a terminal state (the pipeline's own progress is the signal).
-    const state = (id: string) => app.store.message(id)?.state;
-    await waitFor(app, () => accepted.every((id) => TERMINAL.has(state(id) ?? '')));
-    for (const id of accepted) expect(TERMINAL.has(state(id) ?? 'missing'), `seed ${SEED}: ${id} is ${state(id) ?? 'missing'}`).toBe(true);
-    const stuck = app.store.db.prepare(`SELECT COUNT(*) AS n FROM messages WHERE state IN ('pending', 'failed')`).get() as { n: number };
-    expect(stuck.n, `seed ${SEED}: messages left pending`).toBe(0);
+      // Every accepted id reaches a terminal state (the pipeline's own progress is the signal).
+      const state = (id: string) => app.store.message(id)?.state;
+      await waitFor(app, () => accepted.every((id) => TERMINAL.has(state(id) ?? '')));
+      for (const id of accepted)
+        expect(TERMINAL.has(state(id) ?? 'missing'), `seed ${SEED}: ${id} is ${state(id) ?? 'missing'}`).toBe(true);
+      const stuck = app.store.db
+        .prepare(`SELECT COUNT(*) AS n FROM messages WHERE state IN ('pending', 'failed')`)
+        .get() as { n: number };
+      expect(stuck.n, `seed ${SEED}: messages left pending`).toBe(0);
 
-    // Still serving: a clean mail goes through.
-    const c = await ByteClient.open(app.smtpPort);
-    expect((await c.greeting())?.code).toBe(220);
-    await c.cmd('EHLO after-fuzz.example');
-    await c.cmd('MAIL FROM:<a@sender.example>');
-    await c.cmd('RCPT TO:<ginza@intake.example>');
-    await c.cmd('DATA');
-    const done = await c.cmd('Subject: after the fuzz\r\n\r\nstill here\r\n.');
-    expect(done?.code).toBe(250);
-    const row = await waitProcessed(app, /queued as (\S+)/.exec(done!.text)![1]!);
-    expect(TERMINAL.has(row.state)).toBe(true);
-    c.destroy();
-  });
+      // Still serving: a clean mail goes through.
+      const c = await ByteClient.open(app.smtpPort);
+      expect((await c.greeting())?.code).toBe(220);
+      await c.cmd('EHLO after-fuzz.example');
+      await c.cmd('MAIL FROM:<a@sender.example>');
+      await c.cmd('RCPT TO:<ginza@intake.example>');
+      await c.cmd('DATA');
+      const done = await c.cmd('Subject: after the fuzz\r\n\r\nstill here\r\n.');
+      expect(done?.code).toBe(250);
+      const row = await waitProcessed(app, /queued as (\S+)/.exec(done!.text)![1]!);
+      expect(TERMINAL.has(row.state)).toBe(true);
+      c.destroy();
+    },
+  );
 });

@@ -119,7 +119,9 @@ export function tabelogNew(n: number): string {
 
 export async function dkimSigned(message: string, key: Key): Promise<string> {
   // The typings describe one signature; the implementation takes the documented signatureData list.
-  const res = await dkimSign(message, { signatureData: [{ signingDomain: key.domain, selector: key.selector, privateKey: key.privateKey }] } as never);
+  const res = await dkimSign(message, {
+    signatureData: [{ signingDomain: key.domain, selector: key.selector, privateKey: key.privateKey }],
+  } as never);
   if (res.errors.length) throw new Error(`signing failed: ${JSON.stringify(res.errors)}`);
   return res.signatures + message;
 }
@@ -129,8 +131,20 @@ export async function dkimSigned(message: string, key: Key): Promise<string> {
  * tag in the Subject, which breaks the site's DKIM signature), then add its ARC
  * set recording the results it saw.
  */
-export async function forwardWithArc(message: string, sealer: Key, zone: Zone, change: (m: string) => string = (m) => m.replace(/^Subject: /m, 'Subject: [fwd] ')): Promise<string> {
-  const seen = await authenticate(message, { ip: '192.0.2.25', helo: 'mta.tabelog.com', sender: 'bounce@tabelog.com', mta: `mx.${sealer.domain}`, resolver: zoneResolver(zone) as never, disableBimi: true });
+export async function forwardWithArc(
+  message: string,
+  sealer: Key,
+  zone: Zone,
+  change: (m: string) => string = (m) => m.replace(/^Subject: /m, 'Subject: [fwd] '),
+): Promise<string> {
+  const seen = await authenticate(message, {
+    ip: '192.0.2.25',
+    helo: 'mta.tabelog.com',
+    sender: 'bounce@tabelog.com',
+    mta: `mx.${sealer.domain}`,
+    resolver: zoneResolver(zone) as never,
+    disableBimi: true,
+  });
   const changed = change(message);
   const arc = seen.arc || null;
   const seal = await sealMessage(Buffer.from(changed, 'latin1'), {

@@ -34,7 +34,12 @@ describe('PROXY protocol', () => {
   });
 
   it('applies the per-address limits to the proxied address, not to the load balancer', async () => {
-    app = await startTestApp({ 'smtp.proxyTrusted': ['127.0.0.1'], 'smtp.abuse.exempt': [], 'smtp.abuse.connectionBurst': 1, 'smtp.abuse.connectionsPerMinute': 1 });
+    app = await startTestApp({
+      'smtp.proxyTrusted': ['127.0.0.1'],
+      'smtp.abuse.exempt': [],
+      'smtp.abuse.connectionBurst': 1,
+      'smtp.abuse.connectionsPerMinute': 1,
+    });
     const first = await ByteClient.open(app.smtpPort, 'PROXY TCP4 203.0.113.9 192.0.2.10 40001 25\r\n');
     expect((await first.greeting())?.code).toBe(220);
     const other = await ByteClient.open(app.smtpPort, 'PROXY TCP4 198.51.100.4 192.0.2.10 40002 25\r\n');

@@ -7,18 +7,31 @@ import { startTestApp, waitProcessed, type TestApp } from '../helpers/app.ts';
 import { refOf } from '../../src/store/index.ts';
 
 const BENCH_MAIL = fs.readFileSync(path.join(import.meta.dirname, '../../bench/reservation-iso2022jp.eml'));
-const simple = (subject: string) => `From: sender@sender.example\r\nTo: shop@intake.example\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, '')}@sender.example>\r\n\r\nhello\r\n`;
+const simple = (subject: string) =>
+  `From: sender@sender.example\r\nTo: shop@intake.example\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, '')}@sender.example>\r\n\r\nhello\r\n`;
 
 describe('SMTP ingest', () => {
   let app: TestApp;
   beforeAll(async () => {
-    app = await startTestApp({ 'smtp.maxMessageBytes': 64 * 1024, 'smtp.maxRecipients': 3, stores: ['sakura-ginza', 'shop'] });
+    app = await startTestApp({
+      'smtp.maxMessageBytes': 64 * 1024,
+      'smtp.maxRecipients': 3,
+      stores: ['sakura-ginza', 'shop'],
+    });
   });
   afterAll(() => app.cleanup());
 
   it('spools a mail byte for byte, answers 250 with the spool id, and records it in the database', async () => {
-    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: app.smtpPort, secure: false, ignoreTLS: true });
-    const info = await transport.sendMail({ envelope: { from: 'yoyaku-noreply@ota.example', to: ['sakura-ginza@intake.example'] }, raw: BENCH_MAIL });
+    const transport = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: app.smtpPort,
+      secure: false,
+      ignoreTLS: true,
+    });
+    const info = await transport.sendMail({
+      envelope: { from: 'yoyaku-noreply@ota.example', to: ['sakura-ginza@intake.example'] },
+      raw: BENCH_MAIL,
+    });
     expect(info.response).toMatch(/^250 2\.0\.0 Ok: queued as \S+$/);
     const id = /queued as (\S+)/.exec(info.response)![1]!;
     const row = await waitProcessed(app, id);
@@ -39,7 +52,10 @@ describe('SMTP ingest', () => {
   });
 
   it('quarantines mail for an unknown store of an accepted domain by default', async () => {
-    const { final } = await deliver(app.smtpPort, { to: ['nobody-here@intake.example'], message: simple('quarantine') });
+    const { final } = await deliver(app.smtpPort, {
+      to: ['nobody-here@intake.example'],
+      message: simple('quarantine'),
+    });
     expect(final.code).toBe(250);
     const row = await waitProcessed(app, queuedId(final));
     expect(row.quarantined).toBe(1);
@@ -74,7 +90,12 @@ describe('SMTP ingest', () => {
   });
 
   it('answers 452 4.5.3 to one recipient too many', async () => {
-    const { replies } = await deliver(app.smtpPort, { to: ['shop@intake.example', 'shop@intake.example', 'sakura-ginza@intake.example', 'shop@intake.example'].map((a, i) => a.replace('@', i === 1 ? '+x@' : '@')), message: simple('rcpts') });
+    const { replies } = await deliver(app.smtpPort, {
+      to: ['shop@intake.example', 'shop@intake.example', 'sakura-ginza@intake.example', 'shop@intake.example'].map(
+        (a, i) => a.replace('@', i === 1 ? '+x@' : '@'),
+      ),
+      message: simple('rcpts'),
+    });
     const rcptReplies = replies.slice(2, 6);
     expect(rcptReplies.slice(0, 3).every((r) => r.code === 250)).toBe(true);
     expect(rcptReplies[3]).toMatchObject({ code: 452 });
@@ -124,7 +145,9 @@ describe('SMTP ingest, disk space', () => {
       expect(((await ready.json()) as { checks: Record<string, { ok: boolean }> }).checks.spool!.ok).toBe(false);
       disk.free = 10 * 1024 * 1024 * 1024;
       app.spool.invalidateFreeSpace();
-      expect((await deliver(app.smtpPort, { to: ['shop@intake.example'], message: simple('space-back') })).final.code).toBe(250);
+      expect(
+        (await deliver(app.smtpPort, { to: ['shop@intake.example'], message: simple('space-back') })).final.code,
+      ).toBe(250);
     } finally {
       await app.cleanup();
     }

@@ -7,7 +7,9 @@ const run = promisify(execFile);
 
 /** swaks is a real, independent SMTP client (Debian package `swaks`, installed by .ci/run). */
 async function swaks(args: string[]): Promise<string> {
-  const { stdout } = await run('swaks', ['--server', '127.0.0.1', '--hide-informational', ...args], { timeout: 30_000 });
+  const { stdout } = await run('swaks', ['--server', '127.0.0.1', '--hide-informational', ...args], {
+    timeout: 30_000,
+  });
   return stdout;
 }
 
@@ -24,7 +26,16 @@ describe('swaks smoke test', () => {
   });
   afterAll(() => app.cleanup());
 
-  const base = () => ['--port', String(app.smtpPort), '--from', 'info@tabelog.example', '--to', 'sakura@intake.example', '--header', 'Subject: swaks smoke'];
+  const base = () => [
+    '--port',
+    String(app.smtpPort),
+    '--from',
+    'info@tabelog.example',
+    '--to',
+    'sakura@intake.example',
+    '--header',
+    'Subject: swaks smoke',
+  ];
 
   it('delivers in plain SMTP', async () => {
     const id = queued(await swaks(base()));
@@ -43,7 +54,16 @@ describe('swaks smoke test', () => {
   });
 
   it('is refused as an open relay', async () => {
-    const out = await swaks(['--port', String(app.smtpPort), '--from', 'x@spam.example', '--to', 'victim@elsewhere.example', '--quit-after', 'RCPT']).catch((e: { stdout: string }) => e.stdout);
+    const out = await swaks([
+      '--port',
+      String(app.smtpPort),
+      '--from',
+      'x@spam.example',
+      '--to',
+      'victim@elsewhere.example',
+      '--quit-after',
+      'RCPT',
+    ]).catch((e: { stdout: string }) => e.stdout);
     expect(out).toMatch(/<\*\* 550 5\.7\.1 Relaying denied/);
   });
 });

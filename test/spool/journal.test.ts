@@ -6,7 +6,16 @@ import { Journal, type Envelope, type SpoolIo } from '../../src/spool/index.ts';
 import { CodedError } from '../../src/errors.ts';
 import { tempDir } from '../helpers/app.ts';
 
-const envelope: Envelope = { mailFrom: 'a@sender.example', rcptTo: ['shop@intake.example'], clientIp: '127.0.0.1', helo: 'sender.example', tls: null, store: 'shop', quarantined: false, sessionId: 's1' };
+const envelope: Envelope = {
+  mailFrom: 'a@sender.example',
+  rcptTo: ['shop@intake.example'],
+  clientIp: '127.0.0.1',
+  helo: 'sender.example',
+  tls: null,
+  store: 'shop',
+  quarantined: false,
+  sessionId: 's1',
+};
 const msg = (n: number) => Buffer.from(`Subject: test ${n}\r\n\r\nbody ${n} ${'x'.repeat(n % 50)}\r\n`);
 
 /** File-system seam that fails writes while `full` is set, like a full disk. */
@@ -56,7 +65,10 @@ describe('spool journal', () => {
     await j.open();
     const good = await j.append(envelope, [msg(1)], msg(1).length);
     await j.close();
-    const seg = path.join(dir, fs.readdirSync(dir).find((f) => f.endsWith('.seg'))!);
+    const seg = path.join(
+      dir,
+      fs.readdirSync(dir).find((f) => f.endsWith('.seg'))!,
+    );
     const before = fs.statSync(seg).size;
     fs.appendFileSync(seg, Buffer.from([0x4f, 0x74, 0x61, 0x31, 0xff, 0, 0, 0])); // half a frame
     const j2 = new Journal({ dir });
@@ -77,7 +89,10 @@ describe('spool journal', () => {
     const bad = await j.append(envelope, [msg(1)], msg(1).length);
     const good = await j.append(envelope, [msg(2)], msg(2).length);
     await j.close();
-    const seg = path.join(dir, fs.readdirSync(dir).find((f) => f.endsWith('.seg'))!);
+    const seg = path.join(
+      dir,
+      fs.readdirSync(dir).find((f) => f.endsWith('.seg'))!,
+    );
     const size = fs.statSync(seg).size;
     const fd = fs.openSync(seg, 'r+');
     fs.writeSync(fd, Buffer.from('X'), 0, 1, bad.ref.offset + 16 + bad.ref.headerLength + 3);
@@ -96,7 +111,10 @@ describe('spool journal', () => {
     const j = new Journal({ dir, io: faultyIo(state) });
     await j.open();
     const first = await j.append(envelope, [msg(1)], msg(1).length);
-    const seg = path.join(dir, fs.readdirSync(dir).find((f) => f.endsWith('.seg'))!);
+    const seg = path.join(
+      dir,
+      fs.readdirSync(dir).find((f) => f.endsWith('.seg'))!,
+    );
     const sizeBefore = fs.statSync(seg).size;
     state.full = true;
     const err = await j.append(envelope, [msg(2)], msg(2).length).catch((e: unknown) => e);

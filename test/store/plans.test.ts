@@ -30,12 +30,29 @@ const stmtsOf = (o: object) => (o as unknown as { stmts: Record<string, Statemen
 
 describe('query plans of the hot, repeated queries', () => {
   const hot: [string, Statement][] = [
-    ...(['backlog', 'dueRetries', 'nextDueAt', 'backlogCount', 'oldestPending', 'lastProcessed', 'dupByMessageId', 'dupByHash', 'findReservation'] as const).map((k) => [`store.${k}`, stmtsOf(store)[k]!] as [string, Statement]),
-    ...(['oldestWaiting', 'deadUnhandled', 'sourceOutcomes', 'recent', 'first'] as const).map((k) => [`monitor.${k}`, stmtsOf(new MonitorQueries(store.db))[k]!] as [string, Statement]),
+    ...(
+      [
+        'backlog',
+        'dueRetries',
+        'nextDueAt',
+        'backlogCount',
+        'oldestPending',
+        'lastProcessed',
+        'dupByMessageId',
+        'dupByHash',
+        'findReservation',
+      ] as const
+    ).map((k) => [`store.${k}`, stmtsOf(store)[k]!] as [string, Statement]),
+    ...(['oldestWaiting', 'deadUnhandled', 'sourceOutcomes', 'recent', 'first'] as const).map(
+      (k) => [`monitor.${k}`, stmtsOf(new MonitorQueries(store.db))[k]!] as [string, Statement],
+    ),
   ];
   it.each(hot)('%s reads an index range, not the whole messages table', (_name, stmt) => {
     const plan = planOf(stmt);
-    expect(plan.filter((line) => /^SCAN messages\b/.test(line)), plan.join(' | ')).toEqual([]);
+    expect(
+      plan.filter((line) => /^SCAN messages\b/.test(line)),
+      plan.join(' | '),
+    ).toEqual([]);
   });
 
   // A SEARCH can still cover a whole history: these must range over the

@@ -35,8 +35,19 @@ describe('STARTTLS and certificates', () => {
   });
 
   it('delivers over STARTTLS with TLS 1.2 or newer and records the TLS state', async () => {
-    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: app.smtpPort, secure: false, requireTLS: true, tls: { rejectUnauthorized: false, minVersion: 'TLSv1.2' } });
-    const info = await transport.sendMail({ from: 'a@sender.example', to: 'shop@intake.example', subject: 'tls', text: 'over tls' });
+    const transport = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: app.smtpPort,
+      secure: false,
+      requireTLS: true,
+      tls: { rejectUnauthorized: false, minVersion: 'TLSv1.2' },
+    });
+    const info = await transport.sendMail({
+      from: 'a@sender.example',
+      to: 'shop@intake.example',
+      subject: 'tls',
+      text: 'over tls',
+    });
     const id = /queued as (\S+)/.exec(info.response)![1]!;
     const row = app.store.message(id)!;
     expect(JSON.parse(row.tls!).protocol).toMatch(/^TLSv1\.[23]$/);
@@ -50,7 +61,12 @@ describe('STARTTLS and certificates', () => {
         const r = await client.cmd('STARTTLS');
         expect(r.code).toBe(220);
         const tls = await import('node:tls');
-        const sock = tls.connect({ socket: (client as unknown as { socket: import('node:net').Socket }).socket, rejectUnauthorized: false, maxVersion: 'TLSv1.1', minVersion: 'TLSv1' });
+        const sock = tls.connect({
+          socket: (client as unknown as { socket: import('node:net').Socket }).socket,
+          rejectUnauthorized: false,
+          maxVersion: 'TLSv1.1',
+          minVersion: 'TLSv1',
+        });
         await new Promise((resolve, reject) => {
           sock.once('secureConnect', resolve);
           sock.once('error', reject);
@@ -62,7 +78,15 @@ describe('STARTTLS and certificates', () => {
 
   it('serves a replaced certificate on the next STARTTLS without a restart', async () => {
     const before = await servedFingerprint(app.smtpPort);
-    await generateCertificate({ certFile: path.join(app.config.certsDir, 'cert.pem'), keyFile: path.join(app.config.certsDir, 'key.pem'), chainFile: null }, 'mx.test.example', { days: 90 });
+    await generateCertificate(
+      {
+        certFile: path.join(app.config.certsDir, 'cert.pem'),
+        keyFile: path.join(app.config.certsDir, 'key.pem'),
+        chainFile: null,
+      },
+      'mx.test.example',
+      { days: 90 },
+    );
     await app.certificates.check();
     const after = await servedFingerprint(app.smtpPort);
     expect(after).not.toBe(before);
@@ -73,7 +97,10 @@ describe('STARTTLS and certificates', () => {
 
   it('keeps the old certificate when the new files are garbage', async () => {
     const before = await servedFingerprint(app.smtpPort);
-    fs.writeFileSync(path.join(app.config.certsDir, 'cert.pem'), '-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n');
+    fs.writeFileSync(
+      path.join(app.config.certsDir, 'cert.pem'),
+      '-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n',
+    );
     await app.certificates.check();
     expect(await servedFingerprint(app.smtpPort)).toBe(before);
     const metrics = await (await fetch(`http://127.0.0.1:${app.httpPort}/metrics`)).text();
@@ -86,8 +113,18 @@ describe('implicit TLS port', () => {
     const app = await startTestApp({ 'smtp.tlsPort': 0 });
     try {
       expect(app.smtpTlsPort).toBeGreaterThan(0);
-      const transport = nodemailer.createTransport({ host: '127.0.0.1', port: app.smtpTlsPort!, secure: true, tls: { rejectUnauthorized: false } });
-      const info = await transport.sendMail({ from: 'a@sender.example', to: 'shop@intake.example', subject: 'implicit', text: 'x' });
+      const transport = nodemailer.createTransport({
+        host: '127.0.0.1',
+        port: app.smtpTlsPort!,
+        secure: true,
+        tls: { rejectUnauthorized: false },
+      });
+      const info = await transport.sendMail({
+        from: 'a@sender.example',
+        to: 'shop@intake.example',
+        subject: 'implicit',
+        text: 'x',
+      });
       expect(info.response).toMatch(/^250 2\.0\.0 Ok: queued as/);
     } finally {
       await app.cleanup();

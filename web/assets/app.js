@@ -21,7 +21,10 @@ let generation = 0;
 const VIEWS = {
   overview: { title: 'Overview', render: renderOverview, refresh: true },
   messages: { title: 'Messages', render: (el, r) => (r.arg ? renderMessage(el, r.arg) : renderMessages(el, r.params)) },
-  reservations: { title: 'Reservations', render: (el, r) => (r.arg ? renderReservation(el, r.arg) : renderReservations(el, r.params)) },
+  reservations: {
+    title: 'Reservations',
+    render: (el, r) => (r.arg ? renderReservation(el, r.arg) : renderReservations(el, r.params)),
+  },
   review: { title: 'Review queue', render: renderReview, refresh: true },
 };
 

@@ -39,11 +39,20 @@ export async function api(path, { method = 'GET', query } = {}) {
     const s = qs.toString();
     if (s) url += `?${s}`;
   }
-  const res = await fetch(url, { method, headers: headers(method === 'POST' ? { 'content-type': 'application/json' } : {}), body: method === 'POST' ? '{}' : undefined, cache: 'no-store' });
+  const res = await fetch(url, {
+    method,
+    headers: headers(method === 'POST' ? { 'content-type': 'application/json' } : {}),
+    body: method === 'POST' ? '{}' : undefined,
+    cache: 'no-store',
+  });
   let body = null;
   if ((res.headers.get('content-type') ?? '').includes('json')) body = await res.json().catch(() => null);
   if (!res.ok) {
-    const err = new ApiError(res.status, body?.error?.code ?? `HTTP_${res.status}`, body?.error?.message ?? res.statusText);
+    const err = new ApiError(
+      res.status,
+      body?.error?.code ?? `HTTP_${res.status}`,
+      body?.error?.message ?? res.statusText,
+    );
     if (res.status === 401 || res.status === 403) for (const fn of authListeners) fn(err);
     throw err;
   }
@@ -105,9 +114,29 @@ export function svg(tag, attrs = {}, ...children) {
   return el;
 }
 
-const JST = new Intl.DateTimeFormat('ja-JP', { timeZone: 'Asia/Tokyo', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false });
-const JST_SHORT = new Intl.DateTimeFormat('ja-JP', { timeZone: 'Asia/Tokyo', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false });
-const JST_HOUR = new Intl.DateTimeFormat('ja-JP', { timeZone: 'Asia/Tokyo', hour: '2-digit', minute: '2-digit', hour12: false });
+const JST = new Intl.DateTimeFormat('ja-JP', {
+  timeZone: 'Asia/Tokyo',
+  year: 'numeric',
+  month: '2-digit',
+  day: '2-digit',
+  hour: '2-digit',
+  minute: '2-digit',
+  hour12: false,
+});
+const JST_SHORT = new Intl.DateTimeFormat('ja-JP', {
+  timeZone: 'Asia/Tokyo',
+  month: '2-digit',
+  day: '2-digit',
+  hour: '2-digit',
+  minute: '2-digit',
+  hour12: false,
+});
+const JST_HOUR = new Intl.DateTimeFormat('ja-JP', {
+  timeZone: 'Asia/Tokyo',
+  hour: '2-digit',
+  minute: '2-digit',
+  hour12: false,
+});
 
 /** "2026/12/01 10:00" in Japan time (where the restaurants are), or "—". */
 export function fmtTime(iso, { short = false } = {}) {
@@ -136,16 +165,58 @@ export function timeEl(iso, opts) {
   return iso ? h('time', { datetime: iso, title: iso }, fmtTime(iso, opts)) : h('span', { class: 'muted' }, '—');
 }
 
-const STATE_TONE = { processed: 'ok', duplicate: 'muted', ignored: 'muted', review: 'warn', quarantined: 'warn', pending: 'info', failed: 'warn', dead: 'bad', booked: 'ok', requested: 'info', cancelled: 'muted', delivered: 'ok' };
+const STATE_TONE = {
+  processed: 'ok',
+  duplicate: 'muted',
+  ignored: 'muted',
+  review: 'warn',
+  quarantined: 'warn',
+  pending: 'info',
+  failed: 'warn',
+  dead: 'bad',
+  booked: 'ok',
+  requested: 'info',
+  cancelled: 'muted',
+  delivered: 'ok',
+};
 
 /** A small coloured label; the colour never carries meaning alone (the text says it). */
 export function badge(text, tone = STATE_TONE[text] ?? 'muted') {
   return text ? h('span', { class: `badge tone-${tone}` }, text) : h('span', { class: 'muted' }, '—');
 }
 
-export const SOURCES = ['tabelog', 'hotpepper', 'gurunavi', 'ikyu', 'retty', 'hitosara', 'ozmall', 'jalan', 'opentable'];
-export const SOURCE_NAMES = { tabelog: '食べログ', hotpepper: 'ホットペッパーグルメ', gurunavi: 'ぐるなび', ikyu: '一休.comレストラン', retty: 'Retty', hitosara: 'ヒトサラ', ozmall: 'OZmall', jalan: 'じゃらん', opentable: 'OpenTable' };
-export const MESSAGE_STATES = ['pending', 'processed', 'duplicate', 'ignored', 'review', 'quarantined', 'failed', 'dead'];
+export const SOURCES = [
+  'tabelog',
+  'hotpepper',
+  'gurunavi',
+  'ikyu',
+  'retty',
+  'hitosara',
+  'ozmall',
+  'jalan',
+  'opentable',
+];
+export const SOURCE_NAMES = {
+  tabelog: '食べログ',
+  hotpepper: 'ホットペッパーグルメ',
+  gurunavi: 'ぐるなび',
+  ikyu: '一休.comレストラン',
+  retty: 'Retty',
+  hitosara: 'ヒトサラ',
+  ozmall: 'OZmall',
+  jalan: 'じゃらん',
+  opentable: 'OpenTable',
+};
+export const MESSAGE_STATES = [
+  'pending',
+  'processed',
+  'duplicate',
+  'ignored',
+  'review',
+  'quarantined',
+  'failed',
+  'dead',
+];
 export const KINDS = ['reservation', 'digest', 'verification', 'unknown'];
 
 export function sourceLabel(source) {
@@ -159,12 +230,24 @@ export function selectField(id, label, name, options, value, { any = 'Any' } = {
     'div',
     { class: 'field' },
     h('label', { for: id }, label),
-    h('select', { id, name }, h('option', { value: '' }, any), options.map((o) => (typeof o === 'string' ? [o, o] : o)).map(([v, text]) => h('option', { value: v, selected: v === value }, text))),
+    h(
+      'select',
+      { id, name },
+      h('option', { value: '' }, any),
+      options
+        .map((o) => (typeof o === 'string' ? [o, o] : o))
+        .map(([v, text]) => h('option', { value: v, selected: v === value }, text)),
+    ),
   );
 }
 
 export function inputField(id, label, name, value, attrs = {}) {
-  return h('div', { class: 'field' }, h('label', { for: id }, label), h('input', { id, name, value: value ?? '', ...attrs }));
+  return h(
+    'div',
+    { class: 'field' },
+    h('label', { for: id }, label),
+    h('input', { id, name, value: value ?? '', ...attrs }),
+  );
 }
 
 /**
@@ -180,11 +263,27 @@ export function table(caption, columns, rows, { empty = 'Nothing to show.', clas
       'table',
       { class: `data ${className}` },
       caption ? h('caption', { class: 'visually-hidden' }, caption) : null,
-      h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col', class: c.class }, c.label)))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          columns.map((c) => h('th', { scope: 'col', class: c.class }, c.label)),
+        ),
+      ),
       h(
         'tbody',
         {},
-        rows.map((r) => h('tr', { class: r.rowClass }, columns.map((c) => h('td', { 'data-label': c.label, class: c.class }, h('div', { class: 'cell' }, c.cell(r)))))),
+        rows.map((r) =>
+          h(
+            'tr',
+            { class: r.rowClass },
+            columns.map((c) =>
+              h('td', { 'data-label': c.label, class: c.class }, h('div', { class: 'cell' }, c.cell(r))),
+            ),
+          ),
+        ),
       ),
     ),
   );
@@ -195,7 +294,12 @@ export function defList(pairs, className = 'props') {
   return h(
     'dl',
     { class: className },
-    pairs.filter(Boolean).map(([k, v]) => [h('dt', {}, k), h('dd', {}, v === null || v === undefined || v === '' ? h('span', { class: 'muted' }, '—') : v)]),
+    pairs
+      .filter(Boolean)
+      .map(([k, v]) => [
+        h('dt', {}, k),
+        h('dd', {}, v === null || v === undefined || v === '' ? h('span', { class: 'muted' }, '—') : v),
+      ]),
   );
 }
 
@@ -212,5 +316,11 @@ export function statusLine() {
 }
 
 export function errorBox(err) {
-  return h('div', { class: 'callout tone-bad', role: 'alert' }, h('strong', {}, err.code ?? 'Error'), ' ', err.message ?? String(err));
+  return h(
+    'div',
+    { class: 'callout tone-bad', role: 'alert' },
+    h('strong', {}, err.code ?? 'Error'),
+    ' ',
+    err.message ?? String(err),
+  );
 }

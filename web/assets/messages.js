@@ -1,7 +1,26 @@
 // Messages: the recent mail with its outcome (filterable), and one message in
 // detail — envelope, sender authentication, extracted fields beside the
 // decoded text, events and deliveries — with the actions.
-import { fill, KINDS, MESSAGE_STATES, SOURCES, SOURCE_NAMES, api, badge, defList, download, errorBox, fmtTime, h, inputField, selectField, sourceLabel, statusLine, table, timeEl } from './lib.js';
+import {
+  fill,
+  KINDS,
+  MESSAGE_STATES,
+  SOURCES,
+  SOURCE_NAMES,
+  api,
+  badge,
+  defList,
+  download,
+  errorBox,
+  fmtTime,
+  h,
+  inputField,
+  selectField,
+  sourceLabel,
+  statusLine,
+  table,
+  timeEl,
+} from './lib.js';
 
 const PAGE = 50;
 
@@ -11,9 +30,24 @@ function filtersForm(params) {
     { class: 'filters', role: 'search', 'aria-label': 'Filter messages' },
     selectField('f-state', 'State', 'state', MESSAGE_STATES, params.get('state') ?? ''),
     selectField('f-kind', 'Kind', 'kind', KINDS, params.get('kind') ?? ''),
-    selectField('f-source', 'Source', 'source', SOURCES.map((s) => [s, SOURCE_NAMES[s]]), params.get('source') ?? ''),
-    inputField('f-store', 'Store', 'store', params.get('store'), { type: 'search', autocomplete: 'off', spellcheck: 'false' }),
-    h('div', { class: 'field actions' }, h('button', { type: 'submit', class: 'primary' }, 'Apply'), h('a', { href: '#/messages', class: 'button' }, 'Clear')),
+    selectField(
+      'f-source',
+      'Source',
+      'source',
+      SOURCES.map((s) => [s, SOURCE_NAMES[s]]),
+      params.get('source') ?? '',
+    ),
+    inputField('f-store', 'Store', 'store', params.get('store'), {
+      type: 'search',
+      autocomplete: 'off',
+      spellcheck: 'false',
+    }),
+    h(
+      'div',
+      { class: 'field actions' },
+      h('button', { type: 'submit', class: 'primary' }, 'Apply'),
+      h('a', { href: '#/messages', class: 'button' }, 'Clear'),
+    ),
   );
   const apply = () => {
     const qs = new URLSearchParams();
@@ -33,8 +67,18 @@ function messageRows(items) {
 }
 
 const COLUMNS = [
-  { label: 'Received', cell: (m) => h('a', { href: `#/messages/${encodeURIComponent(m.id)}`, class: 'row-link' }, fmtTime(m.receivedAt)) },
-  { label: 'Outcome', cell: (m) => [badge(m.state), m.handledAt ? h('span', { class: 'badge tone-muted' }, 'handled') : null, m.errorCode ? h('span', { class: 'mono small' }, ` ${m.errorCode}`) : null] },
+  {
+    label: 'Received',
+    cell: (m) => h('a', { href: `#/messages/${encodeURIComponent(m.id)}`, class: 'row-link' }, fmtTime(m.receivedAt)),
+  },
+  {
+    label: 'Outcome',
+    cell: (m) => [
+      badge(m.state),
+      m.handledAt ? h('span', { class: 'badge tone-muted' }, 'handled') : null,
+      m.errorCode ? h('span', { class: 'mono small' }, ` ${m.errorCode}`) : null,
+    ],
+  },
   { label: 'Kind', cell: (m) => [m.kind ?? '—', m.event ? h('span', { class: 'muted' }, ` · ${m.event}`) : null] },
   { label: 'Source', cell: (m) => sourceLabel(m.source) },
   { label: 'Store', cell: (m) => m.store ?? h('span', { class: 'muted' }, '—') },
@@ -47,7 +91,14 @@ export async function renderMessages(el, params) {
   for (const k of ['state', 'kind', 'source', 'store']) if (params.get(k)) query[k] = params.get(k);
   const page = await api('/api/messages', { query });
   const items = [...page.items];
-  const holder = h('div', {}, table('Recent messages', COLUMNS, messageRows(items), { empty: 'No message matches these filters.', className: 'messages' }));
+  const holder = h(
+    'div',
+    {},
+    table('Recent messages', COLUMNS, messageRows(items), {
+      empty: 'No message matches these filters.',
+      className: 'messages',
+    }),
+  );
   let cursor = page.nextCursor;
   const more = h('button', { type: 'button', hidden: !cursor }, 'Load more');
   more.addEventListener('click', async () => {
@@ -64,7 +115,18 @@ export async function renderMessages(el, params) {
       more.disabled = false;
     }
   });
-  fill(el, h('div', { class: 'view-head' }, h('h1', {}, 'Messages'), h('p', { class: 'muted' }, 'Newest first. Times in JST.')), filtersForm(params), holder, h('p', { class: 'more' }, more));
+  fill(
+    el,
+    h(
+      'div',
+      { class: 'view-head' },
+      h('h1', {}, 'Messages'),
+      h('p', { class: 'muted' }, 'Newest first. Times in JST.'),
+    ),
+    filtersForm(params),
+    holder,
+    h('p', { class: 'more' }, more),
+  );
 }
 
 const FIELDS = [
@@ -95,14 +157,46 @@ function extractionPanel(x) {
       h(
         'tbody',
         {},
-        h('tr', {}, h('th', { scope: 'row' }, 'Kind'), h('td', {}, x.kind, x.source ? [' · ', sourceLabel(x.source)] : '')),
+        h(
+          'tr',
+          {},
+          h('th', { scope: 'row' }, 'Kind'),
+          h('td', {}, x.kind, x.source ? [' · ', sourceLabel(x.source)] : ''),
+        ),
         FIELDS.map(([k, label]) =>
-          h('tr', { class: x[k] === null || x[k] === undefined ? 'missing' : '' }, h('th', { scope: 'row' }, label), h('td', { 'data-field': k }, x[k] === null || x[k] === undefined ? h('span', { class: 'muted' }, '—') : String(x[k]))),
+          h(
+            'tr',
+            { class: x[k] === null || x[k] === undefined ? 'missing' : '' },
+            h('th', { scope: 'row' }, label),
+            h(
+              'td',
+              { 'data-field': k },
+              x[k] === null || x[k] === undefined ? h('span', { class: 'muted' }, '—') : String(x[k]),
+            ),
+          ),
         ),
         changes.length
-          ? h('tr', {}, h('th', { scope: 'row' }, 'Changes'), h('td', {}, h('ul', { class: 'plain' }, changes.map(([f, c]) => h('li', {}, h('strong', {}, f), `: ${c.from ?? '—'} → ${c.to ?? '—'}`)))))
+          ? h(
+              'tr',
+              {},
+              h('th', { scope: 'row' }, 'Changes'),
+              h(
+                'td',
+                {},
+                h(
+                  'ul',
+                  { class: 'plain' },
+                  changes.map(([f, c]) => h('li', {}, h('strong', {}, f), `: ${c.from ?? '—'} → ${c.to ?? '—'}`)),
+                ),
+              ),
+            )
           : null,
-        h('tr', {}, h('th', { scope: 'row' }, 'Needs review'), h('td', {}, x.needsReview ? [badge('yes', 'warn'), ' ', (x.reviewReasons ?? []).join(', ')] : 'no')),
+        h(
+          'tr',
+          {},
+          h('th', { scope: 'row' }, 'Needs review'),
+          h('td', {}, x.needsReview ? [badge('yes', 'warn'), ' ', (x.reviewReasons ?? []).join(', ')] : 'no'),
+        ),
       ),
     ),
   );
@@ -110,14 +204,44 @@ function extractionPanel(x) {
 
 function authPanel(auth) {
   if (!auth) return h('p', { class: 'muted' }, 'No sender authentication recorded.');
-  if (!auth.checked) return h('p', { class: 'muted' }, 'Sender authentication is off on this node (auth.resolver = none).');
+  if (!auth.checked)
+    return h('p', { class: 'muted' }, 'Sender authentication is off on this node (auth.resolver = none).');
   const tone = (r) => (r === 'pass' ? 'ok' : r === 'none' || r === 'neutral' ? 'muted' : 'bad');
   return defList([
     ['SPF', [badge(auth.spf?.result, tone(auth.spf?.result)), ' ', auth.spf?.domain ?? '']],
-    ['DKIM', (auth.dkim ?? []).length ? h('ul', { class: 'plain' }, auth.dkim.map((d) => h('li', {}, badge(d.result, tone(d.result)), ' ', d.domain ?? d.signingDomain ?? ''))) : 'no signature'],
-    ['DMARC', [badge(auth.dmarc?.result, tone(auth.dmarc?.result)), ' ', auth.dmarc?.domain ?? '', auth.dmarc?.policy ? ` (p=${auth.dmarc.policy})` : '']],
-    auth.arc && auth.arc.result !== 'none' ? ['ARC', [badge(auth.arc.result, tone(auth.arc.result)), ' ', (auth.arc.sealers ?? []).join(', ')]] : null,
-    auth.site ? ['Site verdict', [badge(auth.site.trusted ? 'trusted' : 'not trusted', auth.site.trusted ? 'ok' : 'bad'), ' ', auth.site.source, auth.site.via ? ` via ${auth.site.via}` : '']] : null,
+    [
+      'DKIM',
+      (auth.dkim ?? []).length
+        ? h(
+            'ul',
+            { class: 'plain' },
+            auth.dkim.map((d) => h('li', {}, badge(d.result, tone(d.result)), ' ', d.domain ?? d.signingDomain ?? '')),
+          )
+        : 'no signature',
+    ],
+    [
+      'DMARC',
+      [
+        badge(auth.dmarc?.result, tone(auth.dmarc?.result)),
+        ' ',
+        auth.dmarc?.domain ?? '',
+        auth.dmarc?.policy ? ` (p=${auth.dmarc.policy})` : '',
+      ],
+    ],
+    auth.arc && auth.arc.result !== 'none'
+      ? ['ARC', [badge(auth.arc.result, tone(auth.arc.result)), ' ', (auth.arc.sealers ?? []).join(', ')]]
+      : null,
+    auth.site
+      ? [
+          'Site verdict',
+          [
+            badge(auth.site.trusted ? 'trusted' : 'not trusted', auth.site.trusted ? 'ok' : 'bad'),
+            ' ',
+            auth.site.source,
+            auth.site.via ? ` via ${auth.site.via}` : '',
+          ],
+        ]
+      : null,
     auth.error ? ['Error', auth.error] : null,
   ]);
 }
@@ -128,7 +252,12 @@ function envelopePanel(m) {
     ['MAIL FROM', h('span', { class: 'mono' }, e.mailFrom ?? '<>')],
     ['RCPT TO', h('span', { class: 'mono' }, (e.rcptTo ?? []).join(', '))],
     ['Client', h('span', { class: 'mono' }, `${e.clientIp ?? '?'}${e.helo ? ` (HELO ${e.helo})` : ''}`)],
-    ['TLS', e.tls ? `${e.tls.protocol ?? ''} ${e.tls.cipher ?? ''}`.trim() || 'yes' : h('span', { class: 'badge tone-warn' }, 'plaintext')],
+    [
+      'TLS',
+      e.tls
+        ? `${e.tls.protocol ?? ''} ${e.tls.cipher ?? ''}`.trim() || 'yes'
+        : h('span', { class: 'badge tone-warn' }, 'plaintext'),
+    ],
     ['From header', m.from],
     ['Message-ID', h('span', { class: 'mono' }, m.messageId ?? '—')],
     ['Sent (Date)', timeEl(m.sentAt)],
@@ -149,7 +278,16 @@ export function verificationBox(v) {
     { class: 'verification', role: 'note' },
     h('p', { class: 'verification-title' }, 'Forwarding verification — confirm it in the mailbox settings'),
     v.code ? h('p', {}, h('span', { class: 'muted' }, 'Code '), h('output', { class: 'code' }, v.code)) : null,
-    v.url ? h('p', { class: 'verification-url' }, h('span', { class: 'muted' }, 'Link '), safeUrl ? h('a', { href: safeUrl, target: '_blank', rel: 'noopener noreferrer' }, v.url) : h('span', { class: 'mono' }, v.url)) : null,
+    v.url
+      ? h(
+          'p',
+          { class: 'verification-url' },
+          h('span', { class: 'muted' }, 'Link '),
+          safeUrl
+            ? h('a', { href: safeUrl, target: '_blank', rel: 'noopener noreferrer' }, v.url)
+            : h('span', { class: 'mono' }, v.url),
+        )
+      : null,
   );
 }
 
@@ -201,7 +339,8 @@ export function messageActions(m, { status, after, compact = false } = {}) {
       ),
     );
   }
-  if (!compact && m.rawAvailable !== false) buttons.push(act('Download .eml', () => download(`/api/messages/${encodeURIComponent(m.id)}/raw`, `${m.id}.eml`)));
+  if (!compact && m.rawAvailable !== false)
+    buttons.push(act('Download .eml', () => download(`/api/messages/${encodeURIComponent(m.id)}/raw`, `${m.id}.eml`)));
   return h('div', { class: 'actions' }, buttons);
 }
 
@@ -210,11 +349,30 @@ function eventsPanel(m) {
   return table(
     'Reservation events from this message',
     [
-      { label: 'Event', cell: (e) => [badge(e.event, 'info'), e.applied ? '' : h('span', { class: 'muted' }, ' (older than current state: not applied)')] },
+      {
+        label: 'Event',
+        cell: (e) => [
+          badge(e.event, 'info'),
+          e.applied ? '' : h('span', { class: 'muted' }, ' (older than current state: not applied)'),
+        ],
+      },
       { label: 'Reservation', cell: (e) => h('a', { href: `#/reservations/${e.reservation}` }, `#${e.reservation}`) },
       { label: 'Recorded', cell: (e) => timeEl(e.createdAt) },
       { label: 'Reason', cell: (e) => e.reason ?? '' },
-      { label: 'Deliveries', cell: (e) => (e.deliveries.length ? e.deliveries.map((d) => h('span', { class: 'delivery', title: d.lastError ?? '' }, badge(d.state), ` ${d.endpoint} (${d.attempts})`)) : h('span', { class: 'muted' }, 'no webhook')) },
+      {
+        label: 'Deliveries',
+        cell: (e) =>
+          e.deliveries.length
+            ? e.deliveries.map((d) =>
+                h(
+                  'span',
+                  { class: 'delivery', title: d.lastError ?? '' },
+                  badge(d.state),
+                  ` ${d.endpoint} (${d.attempts})`,
+                ),
+              )
+            : h('span', { class: 'muted' }, 'no webhook'),
+      },
     ],
     m.events,
   );
@@ -227,7 +385,15 @@ async function textPanel(id) {
     fill(
       box,
       t.warnings.length || t.truncated || t.htmlDerived
-        ? h('p', { class: 'muted small' }, [t.htmlDerived ? 'From the HTML part. ' : '', t.truncated ? 'Cut to the first 64 KB. ' : '', t.warnings.length ? `Parser notes: ${t.warnings.join(', ')}` : ''].join(''))
+        ? h(
+            'p',
+            { class: 'muted small' },
+            [
+              t.htmlDerived ? 'From the HTML part. ' : '',
+              t.truncated ? 'Cut to the first 64 KB. ' : '',
+              t.warnings.length ? `Parser notes: ${t.warnings.join(', ')}` : '',
+            ].join(''),
+          )
         : null,
       h('pre', { class: 'mail-text', tabindex: '0', 'aria-label': 'Decoded message text' }, t.text || '(empty body)'),
     );
@@ -261,20 +427,83 @@ export async function renderMessage(el, id) {
       'div',
       { class: 'view-head' },
       h('h1', { class: 'subject' }, m.subject ?? '(no subject)'),
-      h('p', { class: 'tags' }, badge(m.state), m.handledAt ? badge('handled', 'muted') : null, ' ', m.kind ?? '', m.source ? [' · ', sourceLabel(m.source)] : null, m.event ? ` · ${m.event}` : '', ' · received ', timeEl(m.receivedAt)),
+      h(
+        'p',
+        { class: 'tags' },
+        badge(m.state),
+        m.handledAt ? badge('handled', 'muted') : null,
+        ' ',
+        m.kind ?? '',
+        m.source ? [' · ', sourceLabel(m.source)] : null,
+        m.event ? ` · ${m.event}` : '',
+        ' · received ',
+        timeEl(m.receivedAt),
+      ),
     ),
     messageActions(m, { status, after }),
     status,
-    m.errorCode ? h('div', { class: 'callout tone-bad' }, h('strong', {}, m.errorCode), ` after ${m.attempts} attempt(s): `, m.error ?? '', h('br'), h('span', { class: 'small' }, m.state === 'dead' ? 'Fix the cause, then Replay.' : 'Retrying automatically; Replay retries now.')) : null,
+    m.errorCode
+      ? h(
+          'div',
+          { class: 'callout tone-bad' },
+          h('strong', {}, m.errorCode),
+          ` after ${m.attempts} attempt(s): `,
+          m.error ?? '',
+          h('br'),
+          h(
+            'span',
+            { class: 'small' },
+            m.state === 'dead' ? 'Fix the cause, then Replay.' : 'Retrying automatically; Replay retries now.',
+          ),
+        )
+      : null,
     verificationBox(m.meta?.verification),
-    x?.needsReview ? h('div', { class: 'callout tone-warn' }, h('strong', {}, 'Needs review: '), (x.reviewReasons ?? []).join(', ') || 'see the fields', '. Check the fields against the text, fix the booking in the reservation system if needed, then Mark handled.') : null,
+    x?.needsReview
+      ? h(
+          'div',
+          { class: 'callout tone-warn' },
+          h('strong', {}, 'Needs review: '),
+          (x.reviewReasons ?? []).join(', ') || 'see the fields',
+          '. Check the fields against the text, fix the booking in the reservation system if needed, then Mark handled.',
+        )
+      : null,
     h(
       'div',
       { class: 'split' },
-      h('section', { class: 'panel', 'aria-labelledby': 'x-title' }, h('h2', { id: 'x-title' }, 'Extracted'), extractionPanel(x)),
-      h('section', { class: 'panel', 'aria-labelledby': 't-title' }, h('h2', { id: 't-title' }, 'Decoded text'), m.rawAvailable ? await textPanel(m.id) : h('p', { class: 'muted' }, 'The raw message was purged (retention).')),
+      h(
+        'section',
+        { class: 'panel', 'aria-labelledby': 'x-title' },
+        h('h2', { id: 'x-title' }, 'Extracted'),
+        extractionPanel(x),
+      ),
+      h(
+        'section',
+        { class: 'panel', 'aria-labelledby': 't-title' },
+        h('h2', { id: 't-title' }, 'Decoded text'),
+        m.rawAvailable ? await textPanel(m.id) : h('p', { class: 'muted' }, 'The raw message was purged (retention).'),
+      ),
     ),
-    h('div', { class: 'split' }, h('section', { class: 'panel', 'aria-labelledby': 'e-title' }, h('h2', { id: 'e-title' }, 'Envelope'), envelopePanel(m)), h('section', { class: 'panel', 'aria-labelledby': 'a-title' }, h('h2', { id: 'a-title' }, 'Sender authentication'), authPanel(m.auth))),
-    h('section', { class: 'panel', 'aria-labelledby': 'ev-title' }, h('h2', { id: 'ev-title' }, 'Events and deliveries'), eventsPanel(m)),
+    h(
+      'div',
+      { class: 'split' },
+      h(
+        'section',
+        { class: 'panel', 'aria-labelledby': 'e-title' },
+        h('h2', { id: 'e-title' }, 'Envelope'),
+        envelopePanel(m),
+      ),
+      h(
+        'section',
+        { class: 'panel', 'aria-labelledby': 'a-title' },
+        h('h2', { id: 'a-title' }, 'Sender authentication'),
+        authPanel(m.auth),
+      ),
+    ),
+    h(
+      'section',
+      { class: 'panel', 'aria-labelledby': 'ev-title' },
+      h('h2', { id: 'ev-title' }, 'Events and deliveries'),
+      eventsPanel(m),
+    ),
   );
 }

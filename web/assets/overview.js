@@ -13,7 +13,13 @@ function staleness(iso, nowMs, t, alerting) {
 const STALE_TEXT = { ok: 'Fresh', warn: 'Late', bad: 'Stale' };
 
 function ageCell(iso, nowMs, tone) {
-  return h('span', { class: `age tone-${tone}` }, h('span', { class: 'dot', 'aria-hidden': 'true' }), h('span', {}, fmtAge(iso, nowMs)), iso ? h('time', { class: 'sub', datetime: iso }, fmtTime(iso, { short: true })) : null);
+  return h(
+    'span',
+    { class: `age tone-${tone}` },
+    h('span', { class: 'dot', 'aria-hidden': 'true' }),
+    h('span', {}, fmtAge(iso, nowMs)),
+    iso ? h('time', { class: 'sub', datetime: iso }, fmtTime(iso, { short: true })) : null,
+  );
 }
 
 /** Bars for one hourly series; the accessible name says the totals. */
@@ -23,16 +29,33 @@ function sparkline(hours, key, label, tone) {
   const gap = 1;
   const height = 32;
   const total = hours.reduce((s, x) => s + x[key], 0);
-  const chart = svg('svg', { viewBox: `0 0 ${hours.length * (w + gap)} ${height}`, preserveAspectRatio: 'none', class: `spark tone-${tone}`, role: 'img', 'aria-label': `${label}: ${total} in 24 h, at most ${max} per hour` });
+  const chart = svg('svg', {
+    viewBox: `0 0 ${hours.length * (w + gap)} ${height}`,
+    preserveAspectRatio: 'none',
+    class: `spark tone-${tone}`,
+    role: 'img',
+    'aria-label': `${label}: ${total} in 24 h, at most ${max} per hour`,
+  });
   hours.forEach((x, i) => {
     const bh = x[key] === 0 ? 0.6 : Math.max(2, (x[key] / max) * (height - 2));
-    chart.append(svg('rect', { x: i * (w + gap), y: height - bh, width: w, height: bh, rx: 0.6 }, svg('title', {}, `${fmtHour(x.hour)} — ${x[key]}`)));
+    chart.append(
+      svg(
+        'rect',
+        { x: i * (w + gap), y: height - bh, width: w, height: bh, rx: 0.6 },
+        svg('title', {}, `${fmtHour(x.hour)} — ${x[key]}`),
+      ),
+    );
   });
   return chart;
 }
 
 function card(title, value, { tone = 'neutral', sub, extra, href, id } = {}) {
-  const body = [h('h2', { class: 'card-title' }, title), h('p', { class: 'card-value' }, value), sub ? h('p', { class: 'card-sub' }, sub) : null, extra];
+  const body = [
+    h('h2', { class: 'card-title' }, title),
+    h('p', { class: 'card-value' }, value),
+    sub ? h('p', { class: 'card-sub' }, sub) : null,
+    extra,
+  ];
   return h('section', { class: `card tone-${tone}`, id }, href ? h('a', { href, class: 'card-link' }, body) : body);
 }
 
@@ -51,7 +74,11 @@ export async function renderOverview(el) {
     certCard = card('TLS certificate', d < 0 ? 'Expired' : `${d} days left`, {
       tone,
       id: 'cert-card',
-      sub: [tone === 'ok' ? '' : tone === 'bad' ? 'Renew now · ' : 'Renew soon · ', 'expires ', timeEl(o.certificate.notAfter)],
+      sub: [
+        tone === 'ok' ? '' : tone === 'bad' ? 'Renew now · ' : 'Renew soon · ',
+        'expires ',
+        timeEl(o.certificate.notAfter),
+      ],
       extra: h('p', { class: 'card-sub mono' }, o.certificate.subject),
     });
   } else certCard = card('TLS certificate', 'none', { tone: 'bad', id: 'cert-card' });
@@ -60,8 +87,19 @@ export async function renderOverview(el) {
     'div',
     { class: 'cards' },
     card('Backlog', String(o.backlog.total), {
-      tone: o.backlog.total === 0 ? 'ok' : o.backlog.oldestPendingAt && now - Date.parse(o.backlog.oldestPendingAt) > t.lagSeconds * 1000 ? 'bad' : 'warn',
-      sub: o.backlog.total === 0 ? 'pending + failed: none waiting' : [`${o.backlog.pending} pending, ${o.backlog.failed} failed · oldest `, fmtAge(o.backlog.oldestPendingAt, now)],
+      tone:
+        o.backlog.total === 0
+          ? 'ok'
+          : o.backlog.oldestPendingAt && now - Date.parse(o.backlog.oldestPendingAt) > t.lagSeconds * 1000
+            ? 'bad'
+            : 'warn',
+      sub:
+        o.backlog.total === 0
+          ? 'pending + failed: none waiting'
+          : [
+              `${o.backlog.pending} pending, ${o.backlog.failed} failed · oldest `,
+              fmtAge(o.backlog.oldestPendingAt, now),
+            ],
       id: 'backlog-card',
     }),
     card('Last 24 hours', `${received} mails`, {
@@ -71,7 +109,14 @@ export async function renderOverview(el) {
         { class: 'sparks' },
         sparkline(o.hourly, 'received', 'Mails received per hour', 'info'),
         sparkline(o.hourly, 'imported', 'Reservations imported per hour', 'ok'),
-        h('p', { class: 'spark-legend' }, h('span', { class: 'key tone-info' }), 'received ', h('span', { class: 'key tone-ok' }), 'imported, per hour'),
+        h(
+          'p',
+          { class: 'spark-legend' },
+          h('span', { class: 'key tone-info' }),
+          'received ',
+          h('span', { class: 'key tone-ok' }),
+          'imported, per hour',
+        ),
       ),
       id: 'throughput-card',
     }),
@@ -97,7 +142,15 @@ export async function renderOverview(el) {
             h(
               'li',
               { class: `alert tone-${a.severity === 'critical' ? 'bad' : 'warn'}` },
-              h('p', { class: 'alert-head' }, badge(a.severity, a.severity === 'critical' ? 'bad' : 'warn'), ' ', h('strong', {}, a.name), ' ', h('span', { class: 'muted' }, 'since ', timeEl(a.since, { short: true }))),
+              h(
+                'p',
+                { class: 'alert-head' },
+                badge(a.severity, a.severity === 'critical' ? 'bad' : 'warn'),
+                ' ',
+                h('strong', {}, a.name),
+                ' ',
+                h('span', { class: 'muted' }, 'since ', timeEl(a.since, { short: true })),
+              ),
               h('p', { class: 'alert-summary' }, a.summary),
               h('p', { class: 'alert-check' }, h('span', { class: 'muted' }, 'Check: '), a.check),
             ),
@@ -108,36 +161,74 @@ export async function renderOverview(el) {
   const ages = (r) => ({ ...r, tone: staleness(r.lastReceivedAt, now, t, r.alerting) });
   const freshColumns = (first) => [
     first,
-    { label: 'Status', cell: (r) => h('span', { class: `status tone-${r.tone}` }, h('span', { class: 'dot', 'aria-hidden': 'true' }), STALE_TEXT[r.tone], r.alerting ? ' (alert)' : '') },
+    {
+      label: 'Status',
+      cell: (r) =>
+        h(
+          'span',
+          { class: `status tone-${r.tone}` },
+          h('span', { class: 'dot', 'aria-hidden': 'true' }),
+          STALE_TEXT[r.tone],
+          r.alerting ? ' (alert)' : '',
+        ),
+    },
     { label: 'Last mail received', cell: (r) => ageCell(r.lastReceivedAt, now, r.tone) },
-    { label: 'Last reservation imported', cell: (r) => ageCell(r.lastImportedAt, now, r.lastImportedAt ? staleness(r.lastImportedAt, now, t, false) : 'muted') },
+    {
+      label: 'Last reservation imported',
+      cell: (r) =>
+        ageCell(r.lastImportedAt, now, r.lastImportedAt ? staleness(r.lastImportedAt, now, t, false) : 'muted'),
+    },
     { label: 'Mails (24 h)', class: 'num', cell: (r) => String(r.received24h) },
   ];
   const byStore = table(
     'Last mail received and last reservation imported, by store',
-    freshColumns({ label: 'Store', cell: (r) => (r.store ? h('a', { href: `#/messages?store=${encodeURIComponent(r.store)}`, class: 'strong' }, r.store) : h('span', { class: 'muted' }, 'no store (unrouted)')) }),
+    freshColumns({
+      label: 'Store',
+      cell: (r) =>
+        r.store
+          ? h('a', { href: `#/messages?store=${encodeURIComponent(r.store)}`, class: 'strong' }, r.store)
+          : h('span', { class: 'muted' }, 'no store (unrouted)'),
+    }),
     o.stores.map(ages),
     { empty: 'No mail received yet.', className: 'freshness' },
   );
   const bySource = table(
     'Last mail received and last reservation imported, by booking site',
-    freshColumns({ label: 'Site', cell: (r) => h('a', { href: `#/messages?source=${encodeURIComponent(r.source)}`, class: 'strong' }, sourceLabel(r.source)) }),
+    freshColumns({
+      label: 'Site',
+      cell: (r) =>
+        h('a', { href: `#/messages?source=${encodeURIComponent(r.source)}`, class: 'strong' }, sourceLabel(r.source)),
+    }),
     o.sources.map(ages),
     { empty: 'No mail from a known booking site yet.', className: 'freshness' },
   );
 
   fill(
     el,
-    h('div', { class: 'view-head' }, h('h1', {}, 'Overview'), h('p', { class: 'muted' }, 'As of ', timeEl(o.now), ' (JST) · refreshes every 30 s')),
+    h(
+      'div',
+      { class: 'view-head' },
+      h('h1', {}, 'Overview'),
+      h('p', { class: 'muted' }, 'As of ', timeEl(o.now), ' (JST) · refreshes every 30 s'),
+    ),
     cards,
     alerts,
     h(
       'section',
       { class: 'panel', 'aria-labelledby': 'fresh-title', id: 'freshness' },
       h('h2', { id: 'fresh-title' }, 'Mail by store'),
-      h('p', { class: 'muted legend' }, `Fresh: under ${t.amberAfterMinutes} min · Late: under ${t.redAfterMinutes} min · Stale: older, none, or a silence alert is firing for it`),
+      h(
+        'p',
+        { class: 'muted legend' },
+        `Fresh: under ${t.amberAfterMinutes} min · Late: under ${t.redAfterMinutes} min · Stale: older, none, or a silence alert is firing for it`,
+      ),
       byStore,
     ),
-    h('section', { class: 'panel', 'aria-labelledby': 'sources-title', id: 'sources' }, h('h2', { id: 'sources-title' }, 'Mail by booking site'), bySource),
+    h(
+      'section',
+      { class: 'panel', 'aria-labelledby': 'sources-title', id: 'sources' },
+      h('h2', { id: 'sources-title' }, 'Mail by booking site'),
+      bySource,
+    ),
   );
 }

@@ -1,6 +1,20 @@
 // Reservations: search by store, visit date, name / reservation id / phone;
 // one reservation with its event history (and the deliveries of each event).
-import { fill, SOURCES, SOURCE_NAMES, api, badge, defList, errorBox, h, inputField, selectField, sourceLabel, table, timeEl } from './lib.js';
+import {
+  fill,
+  SOURCES,
+  SOURCE_NAMES,
+  api,
+  badge,
+  defList,
+  errorBox,
+  h,
+  inputField,
+  selectField,
+  sourceLabel,
+  table,
+  timeEl,
+} from './lib.js';
 
 const PAGE = 50;
 
@@ -9,13 +23,39 @@ function searchForm(params) {
     'form',
     { class: 'filters', role: 'search', 'aria-label': 'Search reservations' },
     inputField('r-q', 'Name, reservation id or phone', 'q', params.get('q'), { type: 'search', autocomplete: 'off' }),
-    inputField('r-store', 'Store', 'store', params.get('store'), { type: 'search', autocomplete: 'off', spellcheck: 'false' }),
+    inputField('r-store', 'Store', 'store', params.get('store'), {
+      type: 'search',
+      autocomplete: 'off',
+      spellcheck: 'false',
+    }),
     inputField('r-from', 'Visit from', 'visitFrom', params.get('visitFrom'), { type: 'date' }),
     inputField('r-to', 'Visit to', 'visitTo', params.get('visitTo'), { type: 'date' }),
-    selectField('r-source', 'Source', 'source', SOURCES.map((s) => [s, SOURCE_NAMES[s]]), params.get('source') ?? ''),
+    selectField(
+      'r-source',
+      'Source',
+      'source',
+      SOURCES.map((s) => [s, SOURCE_NAMES[s]]),
+      params.get('source') ?? '',
+    ),
     selectField('r-status', 'Status', 'status', ['booked', 'requested', 'cancelled'], params.get('status') ?? ''),
-    h('div', { class: 'field check' }, h('input', { type: 'checkbox', id: 'r-review', name: 'needsReview', value: 'true', checked: params.get('needsReview') === 'true' }), h('label', { for: 'r-review' }, 'Needs review only')),
-    h('div', { class: 'field actions' }, h('button', { type: 'submit', class: 'primary' }, 'Search'), h('a', { href: '#/reservations', class: 'button' }, 'Clear')),
+    h(
+      'div',
+      { class: 'field check' },
+      h('input', {
+        type: 'checkbox',
+        id: 'r-review',
+        name: 'needsReview',
+        value: 'true',
+        checked: params.get('needsReview') === 'true',
+      }),
+      h('label', { for: 'r-review' }, 'Needs review only'),
+    ),
+    h(
+      'div',
+      { class: 'field actions' },
+      h('button', { type: 'submit', class: 'primary' }, 'Search'),
+      h('a', { href: '#/reservations', class: 'button' }, 'Clear'),
+    ),
   );
   form.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -27,8 +67,22 @@ function searchForm(params) {
 }
 
 const COLUMNS = [
-  { label: 'Visit', cell: (r) => h('a', { href: `#/reservations/${r.id}`, class: 'row-link' }, `${r.visitDate ?? '????-??-??'} ${r.visitTime ?? ''}`.trim()) },
-  { label: 'Guest', cell: (r) => [r.guestName ?? h('span', { class: 'muted' }, '—'), r.guestNameKana ? h('span', { class: 'sub' }, r.guestNameKana) : null] },
+  {
+    label: 'Visit',
+    cell: (r) =>
+      h(
+        'a',
+        { href: `#/reservations/${r.id}`, class: 'row-link' },
+        `${r.visitDate ?? '????-??-??'} ${r.visitTime ?? ''}`.trim(),
+      ),
+  },
+  {
+    label: 'Guest',
+    cell: (r) => [
+      r.guestName ?? h('span', { class: 'muted' }, '—'),
+      r.guestNameKana ? h('span', { class: 'sub' }, r.guestNameKana) : null,
+    ],
+  },
   { label: 'Party', class: 'num', cell: (r) => (r.partySize === null ? '—' : `${r.partySize}名`) },
   { label: 'Status', cell: (r) => [badge(r.status), r.needsReview ? badge('review', 'warn') : null] },
   { label: 'Source', cell: (r) => sourceLabel(r.source) },
@@ -39,10 +93,15 @@ const COLUMNS = [
 
 export async function renderReservations(el, params) {
   const query = { limit: PAGE };
-  for (const k of ['q', 'store', 'visitFrom', 'visitTo', 'source', 'status', 'needsReview']) if (params.get(k)) query[k] = params.get(k);
+  for (const k of ['q', 'store', 'visitFrom', 'visitTo', 'source', 'status', 'needsReview'])
+    if (params.get(k)) query[k] = params.get(k);
   const page = await api('/api/reservations', { query });
   const items = [...page.items];
-  const holder = h('div', {}, table('Reservations', COLUMNS, items, { empty: 'No reservation matches.', className: 'reservations' }));
+  const holder = h(
+    'div',
+    {},
+    table('Reservations', COLUMNS, items, { empty: 'No reservation matches.', className: 'reservations' }),
+  );
   let cursor = page.nextCursor;
   const more = h('button', { type: 'button', hidden: !cursor }, 'Load more');
   more.addEventListener('click', async () => {
@@ -59,13 +118,28 @@ export async function renderReservations(el, params) {
       more.disabled = false;
     }
   });
-  fill(el, h('div', { class: 'view-head' }, h('h1', {}, 'Reservations'), h('p', { class: 'muted' }, 'Newest first. Visit dates are local dates in Japan.')), searchForm(params), holder, h('p', { class: 'more' }, more));
+  fill(
+    el,
+    h(
+      'div',
+      { class: 'view-head' },
+      h('h1', {}, 'Reservations'),
+      h('p', { class: 'muted' }, 'Newest first. Visit dates are local dates in Japan.'),
+    ),
+    searchForm(params),
+    holder,
+    h('p', { class: 'more' }, more),
+  );
 }
 
 function changesList(changes) {
   const entries = Object.entries(changes ?? {});
   if (!entries.length) return h('span', { class: 'muted' }, '—');
-  return h('ul', { class: 'plain' }, entries.map(([f, c]) => h('li', {}, h('strong', {}, f), `: ${c?.from ?? '—'} → ${c?.to ?? '—'}`)));
+  return h(
+    'ul',
+    { class: 'plain' },
+    entries.map(([f, c]) => h('li', {}, h('strong', {}, f), `: ${c?.from ?? '—'} → ${c?.to ?? '—'}`)),
+  );
 }
 
 export async function renderReservation(el, id) {
@@ -73,8 +147,35 @@ export async function renderReservation(el, id) {
   fill(
     el,
     h('p', { class: 'crumbs' }, h('a', { href: '#/reservations' }, '← Reservations')),
-    h('div', { class: 'view-head' }, h('h1', {}, r.guestName ?? '(no name)', r.guestNameKana ? h('span', { class: 'sub' }, ` ${r.guestNameKana}`) : null), h('p', { class: 'tags' }, badge(r.status), r.needsReview ? badge('needs review', 'warn') : null, ' ', sourceLabel(r.source), ` · ${r.reservationId}`)),
-    r.needsReview ? h('div', { class: 'callout tone-warn' }, h('strong', {}, 'Needs review: '), r.reviewReasons.join(', ') || '—', '. ', h('a', { href: `#/messages/${encodeURIComponent(r.lastMessage)}` }, 'Open the message')) : null,
+    h(
+      'div',
+      { class: 'view-head' },
+      h(
+        'h1',
+        {},
+        r.guestName ?? '(no name)',
+        r.guestNameKana ? h('span', { class: 'sub' }, ` ${r.guestNameKana}`) : null,
+      ),
+      h(
+        'p',
+        { class: 'tags' },
+        badge(r.status),
+        r.needsReview ? badge('needs review', 'warn') : null,
+        ' ',
+        sourceLabel(r.source),
+        ` · ${r.reservationId}`,
+      ),
+    ),
+    r.needsReview
+      ? h(
+          'div',
+          { class: 'callout tone-warn' },
+          h('strong', {}, 'Needs review: '),
+          r.reviewReasons.join(', ') || '—',
+          '. ',
+          h('a', { href: `#/messages/${encodeURIComponent(r.lastMessage)}` }, 'Open the message'),
+        )
+      : null,
     h(
       'section',
       { class: 'panel', 'aria-labelledby': 'rd-title' },
@@ -92,7 +193,10 @@ export async function renderReservation(el, id) {
         ['Store name', r.storeName],
         ['Created', timeEl(r.createdAt)],
         ['Updated', timeEl(r.updatedAt)],
-        ['Last message', h('a', { href: `#/messages/${encodeURIComponent(r.lastMessage)}`, class: 'mono' }, r.lastMessage)],
+        [
+          'Last message',
+          h('a', { href: `#/messages/${encodeURIComponent(r.lastMessage)}`, class: 'mono' }, r.lastMessage),
+        ],
       ]),
     ),
     h(
@@ -103,12 +207,30 @@ export async function renderReservation(el, id) {
         'Events of this reservation, oldest first',
         [
           { label: 'Recorded', cell: (e) => timeEl(e.createdAt) },
-          { label: 'Event', cell: (e) => [badge(e.event, 'info'), e.applied ? '' : h('span', { class: 'muted small' }, ' not applied (older)')] },
+          {
+            label: 'Event',
+            cell: (e) => [
+              badge(e.event, 'info'),
+              e.applied ? '' : h('span', { class: 'muted small' }, ' not applied (older)'),
+            ],
+          },
           { label: 'Mail sent', cell: (e) => timeEl(e.sentAt, { short: true }) },
           { label: 'Changes', cell: (e) => changesList(e.changes) },
           { label: 'Reason', cell: (e) => e.reason ?? '' },
-          { label: 'Message', cell: (e) => h('a', { href: `#/messages/${encodeURIComponent(e.message)}`, class: 'mono small' }, e.message) },
-          { label: 'Webhooks', cell: (e) => (e.deliveries.length ? e.deliveries.map((d) => h('span', { class: 'delivery', title: d.lastError ?? '' }, badge(d.state), ` ${d.attempts}×`)) : h('span', { class: 'muted' }, 'none')) },
+          {
+            label: 'Message',
+            cell: (e) =>
+              h('a', { href: `#/messages/${encodeURIComponent(e.message)}`, class: 'mono small' }, e.message),
+          },
+          {
+            label: 'Webhooks',
+            cell: (e) =>
+              e.deliveries.length
+                ? e.deliveries.map((d) =>
+                    h('span', { class: 'delivery', title: d.lastError ?? '' }, badge(d.state), ` ${d.attempts}×`),
+                  )
+                : h('span', { class: 'muted' }, 'none'),
+          },
         ],
         r.events,
         { empty: 'No events.' },
