@@ -30,6 +30,8 @@ const browserGlobals = Object.fromEntries(
     'requestAnimationFrame',
     'getComputedStyle',
     'matchMedia',
+    'Node',
+    'FormData',
   ].map((name) => [name, 'readonly']),
 );
 
@@ -43,7 +45,11 @@ export default tseslint.config(
       // An async function without await is often an interface's shape (a sync
       // implementation of an async contract); not a mistake.
       '@typescript-eslint/require-await': 'off',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', caughtErrors: 'none' }],
+      // `const { dropped, ...rest } = x` is how a field is left out of a copy.
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true },
+      ],
     },
   },
   {

@@ -44,7 +44,9 @@ export function zoneFileResolver(file: string): DnsResolver {
       const list = Array.isArray(records) ? records : [records];
       table.set(
         `${rrtype.toUpperCase()} ${normaliseName(name)}`,
-        rrtype.toUpperCase() === 'TXT' ? list.map((r) => (Array.isArray(r) ? r : [String(r)])) : list,
+        rrtype.toUpperCase() === 'TXT'
+          ? list.map((r: unknown) => (Array.isArray(r) ? (r as unknown[]) : [String(r)]))
+          : list,
       );
     }
   }

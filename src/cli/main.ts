@@ -154,7 +154,7 @@ program
       return;
     }
     const cfg = config();
-    const masked = JSON.parse(
+    const masked: unknown = JSON.parse(
       JSON.stringify(cfg, (key, value: unknown) => (/token|secret/i.test(key) && value ? '[set]' : value)),
     );
     process.stdout.write(`${JSON.stringify(masked, null, 2)}\n`);

@@ -11,9 +11,20 @@ export async function showSpooled(cfg: Readonly<Config>, id: string, envelope: b
     if (!row) throw new Error(`no message with spool id ${id}`);
     if (envelope) {
       const { mail_from, rcpt_to, client_ip, helo, tls, store: st, quarantined, received_at, size, state } = row;
-      process.stdout.write(
-        `${JSON.stringify({ id, receivedAt: new Date(received_at).toISOString(), size, state, mailFrom: mail_from, rcptTo: JSON.parse(rcpt_to), clientIp: client_ip, helo, tls: tls ? JSON.parse(tls) : null, store: st, quarantined: !!quarantined }, null, 2)}\n`,
-      );
+      const view = {
+        id,
+        receivedAt: new Date(received_at).toISOString(),
+        size,
+        state,
+        mailFrom: mail_from,
+        rcptTo: JSON.parse(rcpt_to) as string[],
+        clientIp: client_ip,
+        helo,
+        tls: tls ? (JSON.parse(tls) as unknown) : null,
+        store: st,
+        quarantined: !!quarantined,
+      };
+      process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
       return;
     }
     const spool = new Spool({ dataDir: cfg.dataDir, minFreeBytes: 0 });

@@ -301,7 +301,7 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
     if (fromEnv !== undefined) value = coerce(s, fromEnv, 'env');
     const over = opts.overrides?.[s.path];
     if (over !== undefined) value = coerce(s, over, 'file');
-    setPath(out, s.path, Array.isArray(value) ? [...value] : value);
+    setPath(out, s.path, Array.isArray(value) ? [...(value as unknown[])] : value);
   }
 
   const cfg = out as unknown as Config & { routes: unknown };

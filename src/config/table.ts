@@ -4,7 +4,9 @@ import { SETTINGS } from './settings.ts';
 function show(v: unknown): string {
   if (v === null) return '*(unset)*';
   if (Array.isArray(v)) return v.length ? `\`${v.join(',')}\`` : '*(empty)*';
-  return `\`${String(v)}\``;
+  // Defaults are scalars or arrays (above); JSON keeps anything else readable.
+  const text = typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+  return `\`${text}\``;
 }
 
 /** Markdown rows for every setting: file path, environment variable, default, meaning. */

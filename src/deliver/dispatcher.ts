@@ -75,7 +75,8 @@ function parseRetryAfter(value: string | null, now: number): number | null {
 /** Reads at most `limit` bytes of a response body and drops the rest. */
 async function excerpt(res: Response, limit: number): Promise<string> {
   if (!res.body) return '';
-  const reader = res.body.getReader();
+  // The global Response types its body loosely; the bytes are Uint8Array chunks.
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
   const chunks: Uint8Array[] = [];
   let n = 0;
   try {

@@ -190,7 +190,7 @@ export function validateSiteDefinition(data: unknown, file: string): SiteDefinit
   return deepFreeze(data) as unknown as SiteDefinition;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> & Record<string, any> {
+function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
@@ -553,7 +553,7 @@ function compileSite(def: SiteDefinition): CompiledSite {
     bookingIdPatterns: regexes(def.bookingIdPatterns),
     patterns: (def.patterns ?? []).map((p) => ({
       regex: new RegExp(p.regex, p.flags ?? ''),
-      fields: Object.entries(p.fields) as Array<[string, number]>,
+      fields: Object.entries<number>(p.fields),
     })),
     optionalFields,
   };

@@ -84,6 +84,11 @@ export function createLogger(opts: LogOptions): Logger {
   return opts.destination ? pino(options, opts.destination as pino.DestinationStream) : pino(options);
 }
 
+/** A log field as text: strings as they are, anything else as JSON. */
+function text(v: unknown): string {
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
 /**
  * A dependency-free single-line formatter for development: `time level component msg key=value…`.
  * (pino-pretty would add a transitive tree for a development-only nicety.)
@@ -103,10 +108,10 @@ function prettyStream(out: NodeJS.WritableStream): pino.DestinationStream {
           ...rest
         } = JSON.parse(line) as Record<string, unknown>;
         const extras = Object.entries(rest)
-          .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+          .map(([k, v]) => `${k}=${text(v)}`)
           .join(' ');
         out.write(
-          `${String(time).slice(11, 23)} ${String(level).toUpperCase().padEnd(5)} ${component ? `[${String(component)}] ` : ''}${String(msg ?? '')} ${extras}\n`,
+          `${String(time).slice(11, 23)} ${String(level).toUpperCase().padEnd(5)} ${component ? `[${text(component)}] ` : ''}${text(msg ?? '')} ${extras}\n`,
         );
       } catch {
         out.write(line);

@@ -17,7 +17,7 @@ import type { Logger } from '../log/index.ts';
 import type { Metrics } from '../monitor/metrics.ts';
 import type { Spool, SpoolRecord, SpoolCursor } from '../spool/index.ts';
 import { rawLocation, type ApplyResult, type Store, type WorkRow } from '../store/index.ts';
-import { CodedError, ERROR_CODES, errorCode, type ErrorCode } from '../errors.ts';
+import { CodedError, ERROR_CODES, errorCode } from '../errors.ts';
 import { ParserPool } from './pool.ts';
 import { InflightLog } from './inflight.ts';
 import type { WorkerResult } from './worker.ts';

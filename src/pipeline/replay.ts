@@ -72,14 +72,26 @@ export function selectMessages(store: Store, sel: ReplaySelection): MessageRow[]
     where.push(`id IN (${sel.ids.map((_, i) => `@id${i}`).join(',')})`);
     sel.ids.forEach((id, i) => (params[`id${i}`] = id));
   }
-  if (sel.since !== undefined) (where.push('received_at >= @since'), (params.since = sel.since));
-  if (sel.until !== undefined) (where.push('received_at < @until'), (params.until = sel.until));
+  if (sel.since !== undefined) {
+    where.push('received_at >= @since');
+    params.since = sel.since;
+  }
+  if (sel.until !== undefined) {
+    where.push('received_at < @until');
+    params.until = sel.until;
+  }
   if (sel.states?.length) {
     where.push(`state IN (${sel.states.map((_, i) => `@st${i}`).join(',')})`);
     sel.states.forEach((s, i) => (params[`st${i}`] = s));
   }
-  if (sel.source) (where.push('source = @source'), (params.source = sel.source));
-  if (sel.store) (where.push('store = @store'), (params.store = sel.store));
+  if (sel.source) {
+    where.push('source = @source');
+    params.source = sel.source;
+  }
+  if (sel.store) {
+    where.push('store = @store');
+    params.store = sel.store;
+  }
   if (where.length === 0 && !sel.all)
     throw new Error('nothing selected: give spool ids, --state, --since/--until, --source, --store or --all');
   const sql = `SELECT * FROM messages ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY received_at, id`;
@@ -109,7 +121,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayReport> {
     maxOldGenerationSizeMb: o.settings.workerMaxMemoryMb,
     workerData: { sites: o.sites },
   });
-  const results: (WorkerResult | CodedError | undefined)[] = new Array(rows.length);
+  const results = new Array<WorkerResult | CodedError | undefined>(rows.length);
   let nextToApply = 0;
   let nextToStart = 0;
   let done = 0;
@@ -165,7 +177,8 @@ export async function replay(o: ReplayOptions): Promise<ReplayReport> {
     else o.store.transaction(apply);
   };
 
-  await new Promise<void>((resolve) => {
+  // A store failure while applying rejects the replay rather than leaving it waiting.
+  await new Promise<void>((resolve, reject) => {
     const startNext = () => {
       while (nextToStart < rows.length && nextToStart - nextToApply < o.settings.workers * INFLIGHT_PER_WORKER) {
         const i = nextToStart++;
@@ -190,7 +203,8 @@ export async function replay(o: ReplayOptions): Promise<ReplayReport> {
             applyReady();
             if (done === rows.length) resolve();
             else startNext();
-          });
+          })
+          .catch(reject);
       }
     };
     startNext();

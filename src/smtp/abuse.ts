@@ -54,7 +54,7 @@ function expandIpv6(a: string): string[] {
   const groups = (xs: string[]) => xs.flatMap((x) => (x.includes('.') ? ['0', '0'] : [x]));
   const hh = groups(h);
   const tt = groups(t);
-  const zeros = tail === undefined ? [] : new Array(Math.max(0, 8 - hh.length - tt.length)).fill('0');
+  const zeros = tail === undefined ? [] : new Array<string>(Math.max(0, 8 - hh.length - tt.length)).fill('0');
   return [...hh, ...zeros, ...tt].map((x) => x.replace(/^0+(?=.)/, ''));
 }
 

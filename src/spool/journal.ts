@@ -335,7 +335,7 @@ export class Journal {
         }
         let meta: { id: string; receivedAt: number; envelope: Envelope };
         try {
-          meta = JSON.parse(header.toString('utf8'));
+          meta = JSON.parse(header.toString('utf8')) as typeof meta;
         } catch {
           // An unreadable header cannot be framed past safely: stop here.
           return;

@@ -174,7 +174,7 @@ export class Queries {
         `(guest_name LIKE @q ESCAPE '\\' OR guest_name_kana LIKE @q ESCAPE '\\' OR reservation_id LIKE @q ESCAPE '\\' OR REPLACE(guest_name, ' ', '') LIKE @qTight ESCAPE '\\'${digits.length >= 3 ? ' OR phone LIKE @qDigits' : ''})`,
       );
       p.q = like;
-      p.qTight = `%${likeEscape(f.q.replace(/[\s　]+/g, ''))}%`;
+      p.qTight = `%${likeEscape(f.q.replace(/[\s\u3000]+/g, ''))}%`;
       if (digits.length >= 3) p.qDigits = `%${digits}%`;
     }
     if (after) {

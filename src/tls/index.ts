@@ -80,13 +80,13 @@ export async function readCertificate(files: CertificateFiles): Promise<LoadedCe
   try {
     x509 = new crypto.X509Certificate(certPem);
   } catch (err) {
-    throw new Error(`${files.certFile} is not a PEM certificate (${(err as Error).message})`);
+    throw new Error(`${files.certFile} is not a PEM certificate (${(err as Error).message})`, { cause: err });
   }
   let privateKey: crypto.KeyObject;
   try {
     privateKey = crypto.createPrivateKey(key);
   } catch (err) {
-    throw new Error(`${files.keyFile} is not a PEM private key (${(err as Error).message})`);
+    throw new Error(`${files.keyFile} is not a PEM private key (${(err as Error).message})`, { cause: err });
   }
   if (!x509.checkPrivateKey(privateKey))
     throw new Error(`${files.keyFile} does not match the certificate in ${files.certFile}`);

@@ -27,6 +27,7 @@ describe('disk full on a real space-limited file system', () => {
     } catch (err) {
       throw new Error(
         `this test mounts a ${DISK_BYTES}-byte tmpfs and must run as root (CI does): ${(err as Error).message}`,
+        { cause: err },
       );
     }
     // A file that takes space now and is deleted later: "space returns".
@@ -48,15 +49,15 @@ describe('disk full on a real space-limited file system', () => {
 
   it('answers 452 4.3.1 when a write hits ENOSPC, leaves no partial record, and accepts again once space returns', async () => {
     const accepted: string[] = [];
-    let refusal = null;
+    let refusal: Awaited<ReturnType<typeof deliver>>['final'] | null = null;
     for (let n = 0; n < 40 && !refusal; n++) {
       const { final } = await deliver(app.smtpPort, { to: ['shop@intake.example'], message: mailOf(n) });
       if (final.code === 250) accepted.push(queuedId(final));
       else refusal = final;
     }
     expect(refusal, 'the disk never filled').not.toBeNull();
-    expect(refusal.code).toBe(452);
-    expect(refusal.text).toMatch(/^4\.3\.1 /);
+    expect(refusal!.code).toBe(452);
+    expect(refusal!.text).toMatch(/^4\.3\.1 /);
 
     // Nothing half-written: a fresh reader of the journal finds exactly the accepted records.
     const reader = new Journal({ dir: app.spool.dir });

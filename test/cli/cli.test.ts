@@ -96,7 +96,7 @@ describe('a running server from the command line', () => {
     const shown = await cli(['spool', 'show', id], env);
     expect(shown.code).toBe(0);
     expect(shown.stdout).toBe(raw.toString('latin1').replace(/\r?\n/g, '\r\n'));
-    const envelope = JSON.parse((await cli(['spool', 'show', id, '--envelope'], env)).stdout);
+    const envelope: unknown = JSON.parse((await cli(['spool', 'show', id, '--envelope'], env)).stdout);
     expect(envelope).toMatchObject({ id, rcptTo: ['sakura-ginza@intake.example'], store: 'sakura-ginza' });
 
     const status = await pollUntil('the message to be processed', async () => {
@@ -120,7 +120,9 @@ describe('a running server from the command line', () => {
     expect(reply.code).toBe(250);
     client.destroy();
     expect(await child.exited).toBe(0);
-    const after = JSON.parse((await cli(['spool', 'show', queuedId(reply), '--envelope'], env)).stdout);
+    const after = JSON.parse((await cli(['spool', 'show', queuedId(reply), '--envelope'], env)).stdout) as {
+      id: string;
+    };
     expect(after.id).toBe(queuedId(reply));
 
     const down = await cli(['healthcheck'], cliEnv);

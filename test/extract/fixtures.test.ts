@@ -33,7 +33,7 @@ describe('fixture corpus', () => {
   });
 
   it.each(files.map((f) => [relative(FIXTURES, f), f]))('%s', async (_name, file) => {
-    const expected = JSON.parse(readFileSync(file.replace(/\.eml$/, '.json'), 'utf8'));
+    const expected: unknown = JSON.parse(readFileSync(file.replace(/\.eml$/, '.json'), 'utf8'));
     const analysis = await analyze(readFileSync(file), sites);
     expect(analysis.extraction).toEqual(expected);
     // The Analysis crosses a worker boundary and is stored as JSON.

@@ -91,7 +91,7 @@ describe('readiness and ota-inbound healthcheck', () => {
     app.spool.invalidateFreeSpace();
     const r = await get(app, '/readyz');
     expect(r.status).toBe(503);
-    expect(JSON.parse(r.body).checks.spool.ok).toBe(false);
+    expect((JSON.parse(r.body) as { checks: { spool: { ok: boolean } } }).checks.spool.ok).toBe(false);
   });
 
   it('healthcheck exits non-zero when nothing listens', async () => {

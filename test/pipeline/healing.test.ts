@@ -245,7 +245,7 @@ describe('a pipeline that heals itself', () => {
       .prepare('SELECT guest_name, phone, visit_date FROM reservations WHERE last_message = ?')
       .get(id);
     expect(r).toEqual({ guest_name: null, phone: null, visit_date: '2026-12-20' });
-    const x = JSON.parse(app.store.message(id)!.extraction!);
+    const x = JSON.parse(app.store.message(id)!.extraction!) as { guestName: unknown; phone: unknown };
     expect(x.guestName).toBeNull();
     expect(x.phone).toBeNull();
   });

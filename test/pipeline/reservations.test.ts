@@ -50,7 +50,7 @@ describe('from mail to reservation', () => {
     const row = await waitProcessed(app, id);
     expect(row.state).toBe('processed');
     expect(row.source).toBe('tabelog');
-    const expected = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'tabelog/new.json'), 'utf8'));
+    const expected: unknown = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'tabelog/new.json'), 'utf8'));
     expect(JSON.parse(row.extraction!)).toEqual(expected);
     const r = reservation('tabelog', '10482715')!;
     expect(r).toMatchObject({
@@ -73,7 +73,9 @@ describe('from mail to reservation', () => {
     const dup = await waitProcessed(app, second);
     expect(dup.state).toBe('duplicate');
     expect(dup.duplicate_of).toBe(first);
-    const x = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'hotpepper/new.json'), 'utf8'));
+    const x = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'hotpepper/new.json'), 'utf8')) as {
+      reservationId: string;
+    };
     expect(events(reservation('hotpepper', x.reservationId)!.id)).toHaveLength(1);
   });
 
@@ -173,7 +175,7 @@ describe('from mail to reservation', () => {
     const row = await waitProcessed(app, id);
     expect(row.kind).toBe('digest');
     expect(row.state).toBe('ignored');
-    expect(JSON.parse(row.meta!).digest.count).toBe(DIGEST_COUNT);
+    expect((JSON.parse(row.meta!) as { digest: { count: number } }).digest.count).toBe(DIGEST_COUNT);
     expect((app.store.db.prepare('SELECT COUNT(*) AS n FROM reservations').get() as { n: number }).n).toBe(before);
   });
 
@@ -182,7 +184,7 @@ describe('from mail to reservation', () => {
     const row = await waitProcessed(app, id);
     expect(row.kind).toBe('verification');
     expect(row.state).toBe('review');
-    const meta = JSON.parse(row.meta!);
+    const meta = JSON.parse(row.meta!) as { verification: { code?: string; url?: string } };
     expect(meta.verification.code ?? meta.verification.url).toBeTruthy();
   });
 

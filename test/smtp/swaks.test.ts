@@ -45,7 +45,7 @@ describe('swaks smoke test', () => {
   it('delivers over STARTTLS', async () => {
     const id = queued(await swaks([...base(), '--tls']));
     const row = await waitProcessed(app, id);
-    expect(JSON.parse(row.tls!).protocol).toMatch(/^TLSv1\.[23]$/);
+    expect((JSON.parse(row.tls!) as { protocol: string }).protocol).toMatch(/^TLSv1\.[23]$/);
   });
 
   it('delivers with PIPELINING', async () => {

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import fsp, { type FileHandle } from 'node:fs/promises';
+import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Journal, type Envelope, type SpoolIo } from '../../src/spool/index.ts';
@@ -32,8 +32,8 @@ function faultyIo(state: { full: boolean }): SpoolIo {
               throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
             };
           }
-          const v = Reflect.get(target, prop, receiver);
-          return typeof v === 'function' ? v.bind(target) : v;
+          const v: unknown = Reflect.get(target, prop, receiver);
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
         },
       });
     },

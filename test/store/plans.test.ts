@@ -20,7 +20,7 @@ afterAll(() => store.close());
 function planOf(stmt: Statement): string[] {
   const sql = stmt.source;
   const named = Object.fromEntries([...sql.matchAll(/@(\w+)/g)].map((m) => [m[1]!, 0]));
-  const positional = new Array((sql.match(/\?/g) ?? []).length).fill(0);
+  const positional = new Array<number>((sql.match(/\?/g) ?? []).length).fill(0);
   const explain = store.db.prepare(`EXPLAIN QUERY PLAN ${sql}`);
   const rows = (Object.keys(named).length ? explain.all(named) : explain.all(...positional)) as { detail: string }[];
   return rows.map((r) => r.detail);

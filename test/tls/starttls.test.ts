@@ -50,7 +50,7 @@ describe('STARTTLS and certificates', () => {
     });
     const id = /queued as (\S+)/.exec(info.response)![1]!;
     const row = app.store.message(id)!;
-    expect(JSON.parse(row.tls!).protocol).toMatch(/^TLSv1\.[23]$/);
+    expect((JSON.parse(row.tls!) as { protocol: string }).protocol).toMatch(/^TLSv1\.[23]$/);
   });
 
   it('refuses TLS 1.1 clients', async () => {
