@@ -24,6 +24,7 @@ import { registerDashboard } from './http/dashboard.ts';
 import { PACKAGE_VERSION, SHIPPED_SITES_DIR, WEB_DIR } from './paths.ts';
 import { acquireLock } from './lock.ts';
 import { purge } from './retention/index.ts';
+import { MINUTE_MS } from './shared/index.ts';
 
 export interface AppOptions {
   log: Logger;
@@ -233,7 +234,7 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
         retentionLog.error({ err: { message: err.message } }, 'retention purge failed; will try again next interval'),
       )
       .finally(() => (purging = false));
-  }, config.retention.purgeIntervalMinutes * 60_000);
+  }, config.retention.purgeIntervalMinutes * MINUTE_MS);
   purgeTimer.unref();
 
   let stopped: Promise<void> | null = null;

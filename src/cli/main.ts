@@ -9,6 +9,7 @@ import { Command, Option } from 'commander';
 import { ConfigError, loadConfig, type Config } from '../config/index.ts';
 import { createLogger } from '../log/index.ts';
 import { PACKAGE_VERSION } from '../paths.ts';
+import { DAY_MS } from '../shared/index.ts';
 
 /** How long `healthcheck` waits for /readyz (Docker HEALTHCHECK has its own timeout too). */
 const HEALTHCHECK_TIMEOUT_MS = 3_000;
@@ -119,7 +120,7 @@ certs
     const files = certificateFiles({ ...cfg.tls, certsDir: cfg.certsDir, hostname: cfg.smtp.hostname });
     try {
       const c = await readCertificate(files);
-      const days = Math.floor((c.notAfter.getTime() - Date.now()) / 86_400_000);
+      const days = Math.floor((c.notAfter.getTime() - Date.now()) / DAY_MS);
       process.stdout.write(
         `${JSON.stringify({ certFile: files.certFile, subject: c.subject, notBefore: c.notBefore.toISOString(), notAfter: c.notAfter.toISOString(), daysLeft: days, fingerprint256: c.fingerprint256 }, null, 2)}\n`,
       );

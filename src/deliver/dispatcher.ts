@@ -18,16 +18,16 @@ import type { DeliveryRow, Outbox, RecordedEvent } from '../store/index.ts';
 import { ERROR_CODES, type ErrorCode } from '../errors.ts';
 import { Endpoints, OutboxWriter } from './writer.ts';
 import { signatureHeader } from './signature.ts';
+import { HOUR_MS, backoffMs } from '../shared/index.ts';
 
 /** A claimed delivery's lease outlives its request by this much, so only a crash — never a slow answer — makes it due again. */
 const LEASE_MARGIN_MS = 5_000;
 /** Bytes of an endpoint's answer kept as the failure reason (and read at most, so the connection can be reused). */
 const RESPONSE_EXCERPT_BYTES = 512;
 /** Longest Retry-After honoured; beyond it the normal backoff applies. */
-const MAX_RETRY_AFTER_MS = 6 * 3_600_000;
+const MAX_RETRY_AFTER_MS = 6 * HOUR_MS;
 /** setTimeout's ceiling (~24.8 days); longer waits are re-armed. */
 const MAX_TIMER_MS = 2_147_483_647;
-const HOUR_MS = 3_600_000;
 /** Even with nothing due, look at the outbox this often: rows written by another process (the `replay` command) or whose lease ran out get picked up. */
 const IDLE_POLL_MS = 5_000;
 
@@ -51,12 +51,6 @@ export interface DispatcherOptions {
   version: string;
   clock?: () => number;
   random?: () => number;
-}
-
-/** Exponential backoff with equal jitter (half fixed, half random), capped. */
-export function webhookRetryDelayMs(attempt: number, baseMs: number, maxMs: number, random = Math.random): number {
-  const d = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(d / 2 + random() * (d / 2));
 }
 
 interface SendOutcome {
@@ -330,7 +324,7 @@ export class Dispatcher extends EventEmitter {
         });
         log.error({ ...bound, code: 'WEBHOOK_EXPIRED' }, 'webhook delivery expired (dead; redeliver from the API)');
       } else if (result === 'retry') {
-        const backoff = webhookRetryDelayMs(attempts, this.s.retryBaseMs, this.s.retryMaxMs, this.random);
+        const backoff = backoffMs(attempts, this.s.retryBaseMs, this.s.retryMaxMs, this.random);
         const next = Math.min(row.expires_at, now + Math.max(backoff, out.retryAfterMs ?? 0));
         this.o.outbox.markRetry({ ...a, next });
         log.warn({ ...bound, retryInMs: next - now }, 'webhook attempt failed; will retry');

@@ -5,7 +5,6 @@
  */
 export {
   Dispatcher,
-  webhookRetryDelayMs,
   type AttemptEvent,
   type AttemptResult,
   type DispatcherOptions,

@@ -8,8 +8,7 @@ import type { Config } from '../config/index.ts';
 import type { Outbox, RecordedEvent, Store } from '../store/index.ts';
 import { Outbox as OutboxStore } from '../store/index.ts';
 import { buildPayload, idempotencyKey, newDeliveryId } from './payload.ts';
-
-const HOUR_MS = 3_600_000;
+import { HOUR_MS } from '../shared/index.ts';
 
 type Settings = Readonly<Config['webhook']>;
 

@@ -32,6 +32,7 @@ import { errorCode } from '../errors.ts';
 import { messageJson } from './api.ts';
 import { errorSchema, type JsonSchema } from './api-schemas.ts';
 import { iso, parseJson } from './json.ts';
+import { DAY_MS, HOUR_MS } from '../shared/index.ts';
 
 export interface DashboardDeps {
   /** Folder holding `index.html` and `assets/` (`WEB_DIR`). */
@@ -48,8 +49,6 @@ export interface DashboardDeps {
   clock?: () => number;
 }
 
-const HOUR_MS = 3_600_000;
-const DAY_MS = 24 * HOUR_MS;
 /** The sparkline covers one day, hour by hour. */
 const SPARK_HOURS = 24;
 /**

@@ -13,10 +13,8 @@
  * are hours of the day; with less than a day there is no profile, and callers
  * use a fixed threshold.
  */
+import { DAY_MS, HOUR_MS, WEEK_MS } from '../shared/index.ts';
 
-export const HOUR_MS = 3_600_000;
-export const DAY_MS = 24 * HOUR_MS;
-export const WEEK_MS = 7 * DAY_MS;
 const HOURS_PER_WEEK = 168;
 const HOURS_PER_DAY = 24;
 

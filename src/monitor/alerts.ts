@@ -11,6 +11,7 @@
 import os from 'node:os';
 import type { Logger } from '../log/index.ts';
 import type { Metrics } from './metrics.ts';
+import { NO_JITTER, backoffMs } from '../shared/index.ts';
 
 export type Severity = 'warning' | 'critical';
 
@@ -240,7 +241,7 @@ export class AlertManager {
     for (let attempt = 0; attempt <= retries; attempt++) {
       if (attempt > 0) {
         if (this.closed) break;
-        await new Promise((resolve) => setTimeout(resolve, base * 2 ** (attempt - 1)).unref());
+        await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt, base, Infinity, NO_JITTER)).unref());
       }
       try {
         const res = await fetch(hook.url, {

@@ -4,6 +4,7 @@
  * is bounded by an index (`messages_received`, `messages_state`).
  */
 import type { Db } from '../store/index.ts';
+import { HOUR_MS } from '../shared/index.ts';
 
 export interface ActivityRow {
   source: string | null;
@@ -29,7 +30,7 @@ export class MonitorQueries {
     this.stmts = {
       first: db.prepare('SELECT MIN(received_at) AS t FROM messages WHERE quarantined = 0'),
       hourly: db.prepare(
-        `SELECT source, store, state IN ('pending', 'failed') AS waiting, received_at / ${3_600_000} AS hour, COUNT(*) AS n, MAX(received_at) AS last
+        `SELECT source, store, state IN ('pending', 'failed') AS waiting, received_at / ${HOUR_MS} AS hour, COUNT(*) AS n, MAX(received_at) AS last
          FROM messages WHERE received_at >= ? AND received_at < ? AND quarantined = 0 GROUP BY source, store, waiting, hour`,
       ),
       recent: db.prepare(

@@ -17,10 +17,11 @@ import type { Logger } from '../log/index.ts';
 import type { Store } from '../store/index.ts';
 import type { LoadedCertificate, ReloadEvent } from '../tls/index.ts';
 import { errorCode } from '../errors.ts';
-import { DAY_MS, HOUR_MS, WEEK_MS, learnProfile, zeroProbability, type RateProfile } from './activity.ts';
+import { learnProfile, zeroProbability, type RateProfile } from './activity.ts';
 import type { AlertManager, AlertName, AlertSpec, Verdict } from './alerts.ts';
 import type { Metrics } from './metrics.ts';
 import { MonitorQueries, type ActivityRow } from './queries.ts';
+import { DAY_MS, HOUR_MS, MINUTE_MS, WEEK_MS } from '../shared/index.ts';
 
 export type WatchdogSettings = Omit<Config['alerts'], 'webhookUrl' | 'webhookFormat'> & { certsDir: string };
 
@@ -41,7 +42,6 @@ const PROFILE_REFRESH_MS = HOUR_MS;
 const RECENT_OVERLAP_MS = HOUR_MS;
 /** How far back the first canary lookup goes. */
 const CANARY_LOOKBACK_MS = 2 * DAY_MS;
-const MINUTE_MS = 60_000;
 
 const CHECKS = {
   NoMailProcessed:

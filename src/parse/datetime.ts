@@ -4,10 +4,10 @@
  * digits and colons are ASCII. Every regex here is anchored on literal
  * separators with bounded quantifiers: no backtracking blow-up on hostile text.
  */
+import { DAY_MS, HOUR_MS } from '../shared/index.ts';
 
 /** Japan has one offset and no DST: local date = UTC + 9 h. */
-export const JST_OFFSET_MS = 9 * 60 * 60 * 1000;
-const DAY_MS = 24 * 60 * 60 * 1000;
+export const JST_OFFSET_MS = 9 * HOUR_MS;
 /**
  * How far in the past a date without a year may lie before we read it as next
  * year. Sites send cancellations and digests a little after the visit, but a

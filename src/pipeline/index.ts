@@ -23,6 +23,7 @@ import { InflightLog } from './inflight.ts';
 import type { WorkerResult } from './worker.ts';
 import type { SiteDefinition } from '../extract/index.ts';
 import { authMetricLabels, authTaskFields, type AuthSettings } from '../auth/index.ts';
+import { backoffMs } from '../shared/index.ts';
 
 export { ParserPool } from './pool.ts';
 export { InflightLog } from './inflight.ts';
@@ -67,12 +68,6 @@ interface Finished {
 interface Fresh {
   row: WorkRow;
   raw: Buffer;
-}
-
-/** Exponential backoff with equal jitter: half fixed, half random, doubling per attempt. */
-export function retryDelayMs(attempt: number, baseMs: number, random = Math.random): number {
-  const d = baseMs * 2 ** Math.max(0, attempt - 1);
-  return Math.round(d / 2 + random() * (d / 2));
 }
 
 function workRowOf(rec: SpoolRecord): WorkRow {
@@ -450,7 +445,7 @@ export class Pipeline extends EventEmitter {
     const attempts = row.attempts + 1;
     const permanent = !ERROR_CODES[err.code]?.transient;
     const dead = permanent || attempts >= this.o.settings.maxAttempts;
-    const next = dead ? 0 : this.clock() + (delayMs ?? retryDelayMs(attempts, this.o.settings.retryBaseMs));
+    const next = dead ? 0 : this.clock() + (delayMs ?? backoffMs(attempts, this.o.settings.retryBaseMs));
     this.o.store.recordFailure(row.id, {
       state: dead ? 'dead' : 'failed',
       code: err.code,

@@ -13,8 +13,8 @@
 import fsp from 'node:fs/promises';
 import type { Spool } from '../spool/index.ts';
 import { rawLocation, type MessageRow, type Store } from '../store/index.ts';
+import { DAY_MS } from '../shared/index.ts';
 
-const DAY_MS = 86_400_000;
 /** Settled states whose raw bytes may go once old enough. */
 const PURGEABLE = new Set(['processed', 'duplicate', 'ignored']);
 /** States a person may still act on: raw bytes are kept (moved out of the segment). */

@@ -10,6 +10,7 @@
  */
 import net from 'node:net';
 import type { Config } from '../config/index.ts';
+import { MINUTE_MS } from '../shared/index.ts';
 
 /** The `smtp.abuse.*` settings. */
 export type AbuseLimits = Readonly<Config['smtp']['abuse']>;
@@ -20,7 +21,6 @@ export type Verdict = { ok: true } | { ok: false; reason: RefusalReason; retryAf
 
 /** Addresses tracked at most; past it idle entries are swept, then the oldest dropped (memory stays bounded under a spray of sources). */
 const MAX_TRACKED_ADDRESSES = 50_000;
-const MS_PER_MINUTE = 60_000;
 
 interface Bucket {
   tokens: number;
@@ -178,7 +178,7 @@ export class AbuseGuard {
 }
 
 function refilled(b: Bucket, now: number, perMinute: number): number {
-  return b.tokens + (Math.max(0, now - b.at) * perMinute) / MS_PER_MINUTE;
+  return b.tokens + (Math.max(0, now - b.at) * perMinute) / MINUTE_MS;
 }
 
 /** Takes one token; returns 0 when granted, else the seconds until one is available. A rate of 0 means no limit. */
@@ -190,5 +190,5 @@ function take(b: Bucket, now: number, perMinute: number, burst: number): number 
     b.tokens -= 1;
     return 0;
   }
-  return Math.max(1, Math.ceil(((1 - b.tokens) * MS_PER_MINUTE) / perMinute / 1000));
+  return Math.max(1, Math.ceil(((1 - b.tokens) * MINUTE_MS) / perMinute / 1000));
 }

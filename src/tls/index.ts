@@ -10,10 +10,10 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { generate } from 'selfsigned';
+import { DAY_MS } from '../shared/index.ts';
 
 /** Lifetime of a generated certificate: long-lived keys, watched for expiry (DESIGN.md §1). */
 export const GENERATED_CERT_DAYS = 365;
-const DAY_MS = 86_400_000;
 
 export interface CertificateFiles {
   keyFile: string;

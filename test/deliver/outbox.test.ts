@@ -1,16 +1,10 @@
 /**
- * The outbox's rules in isolation: keys, backoff, signatures, settings — and
+ * The outbox's rules in isolation: keys, signatures, settings — and
  * deliveries written by another process on the same database.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, ConfigError } from '../../src/config/index.ts';
-import {
-  attachOutbox,
-  idempotencyKey,
-  signatureHeader,
-  verifySignature,
-  webhookRetryDelayMs,
-} from '../../src/deliver/index.ts';
+import { attachOutbox, idempotencyKey, signatureHeader, verifySignature } from '../../src/deliver/index.ts';
 import { databaseFile } from '../../src/app.ts';
 import { Store } from '../../src/store/index.ts';
 import type { Extraction } from '../../src/extract/types.ts';
@@ -52,16 +46,6 @@ describe('idempotency key', () => {
     expect(idempotencyKey({ ...base, revision: x, spoolId: 'other-node' })).toBe(
       idempotencyKey({ ...base, revision: x }),
     );
-  });
-});
-
-describe('retry backoff', () => {
-  it('doubles from the base with equal jitter and stops growing at the maximum', () => {
-    expect(webhookRetryDelayMs(1, 10_000, 3_600_000, () => 0)).toBe(5_000);
-    expect(webhookRetryDelayMs(1, 10_000, 3_600_000, () => 1)).toBe(10_000);
-    expect(webhookRetryDelayMs(4, 10_000, 3_600_000, () => 1)).toBe(80_000);
-    expect(webhookRetryDelayMs(30, 10_000, 3_600_000, () => 1)).toBe(3_600_000);
-    expect(webhookRetryDelayMs(30, 10_000, 3_600_000, () => 0)).toBe(1_800_000);
   });
 });
 
