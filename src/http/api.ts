@@ -13,6 +13,7 @@ import { schemas } from './api-schemas.ts';
 import { OpenApiCollector } from './openapi.ts';
 import { webhookReservation } from '../deliver/index.ts';
 import { iso, parseJson } from './json.ts';
+import { WAITING_STATES, inStates } from '../store/index.ts';
 
 export interface ApiDeps {
   /** `http.apiToken`; null = loopback clients only. */
@@ -299,7 +300,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
 
       api.post<{ Params: { id: string } }>('/messages/:id/handled', { schema: schemas.handled }, async (req) => {
         const m = mustMessage(req.params.id);
-        if (m.state === 'pending' || m.state === 'failed')
+        if (inStates(WAITING_STATES, m.state))
           throw new ApiError(409, 'NOT_SETTLED', `message is ${m.state}: wait for processing to finish`);
         q.markHandled(m.id, clock());
         return { message: messageJson(q.message(m.id)!) };

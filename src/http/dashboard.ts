@@ -26,7 +26,7 @@ import type { Statement } from 'better-sqlite3';
 import type { Config } from '../config/index.ts';
 import type { Alert, AlertManager } from '../monitor/index.ts';
 import type { DecodeResult, DecodedText } from '../pipeline/worker.ts';
-import { Queries, type MessageRow, type Store } from '../store/index.ts';
+import { FAILED_STATES, Queries, sqlList, type MessageRow, type Store } from '../store/index.ts';
 import type { LoadedCertificate } from '../tls/index.ts';
 import { errorCode } from '../errors.ts';
 import { messageJson } from './api.ts';
@@ -157,7 +157,7 @@ class OverviewQueries {
       hourly: db.prepare(
         `SELECT received_at / ${HOUR_MS} AS hour, COUNT(*) AS received,
                 SUM(kind = 'reservation' AND state IN ('processed', 'review')) AS imported,
-                SUM(state IN ('failed', 'dead')) AS failed
+                SUM(state IN ${sqlList(FAILED_STATES)}) AS failed
          FROM messages WHERE received_at >= ? AND received_at < ? GROUP BY hour`,
       ),
       // Unhandled mail a person has to look at (the states are indexed; the sets are small).

@@ -3,7 +3,7 @@
  * than in store/ because nothing else needs them; they never write, and each
  * is bounded by an index (`messages_received`, `messages_state`).
  */
-import type { Db } from '../store/index.ts';
+import { UNFINISHED_STATES, WAITING_STATES, sqlList, type Db } from '../store/index.ts';
 import { HOUR_MS } from '../shared/index.ts';
 
 export interface ActivityRow {
@@ -30,17 +30,17 @@ export class MonitorQueries {
     this.stmts = {
       first: db.prepare('SELECT MIN(received_at) AS t FROM messages WHERE quarantined = 0'),
       hourly: db.prepare(
-        `SELECT source, store, state IN ('pending', 'failed') AS waiting, received_at / ${HOUR_MS} AS hour, COUNT(*) AS n, MAX(received_at) AS last
+        `SELECT source, store, state IN ${sqlList(WAITING_STATES)} AS waiting, received_at / ${HOUR_MS} AS hour, COUNT(*) AS n, MAX(received_at) AS last
          FROM messages WHERE received_at >= ? AND received_at < ? AND quarantined = 0 GROUP BY source, store, waiting, hour`,
       ),
       recent: db.prepare(
-        `SELECT source, store, state IN ('pending', 'failed') AS waiting, NULL AS hour, COUNT(*) AS n, MAX(received_at) AS last
+        `SELECT source, store, state IN ${sqlList(WAITING_STATES)} AS waiting, NULL AS hour, COUNT(*) AS n, MAX(received_at) AS last
          FROM messages WHERE received_at >= ? AND quarantined = 0 GROUP BY source, store, waiting`,
       ),
       lastProcessedBySource: db.prepare(
-        `SELECT source, MAX(processed_at) AS t FROM messages WHERE source IS NOT NULL AND processed_at IS NOT NULL AND state NOT IN ('pending', 'failed', 'dead') GROUP BY source`,
+        `SELECT source, MAX(processed_at) AS t FROM messages WHERE source IS NOT NULL AND processed_at IS NOT NULL AND state NOT IN ${sqlList(UNFINISHED_STATES)} GROUP BY source`,
       ),
-      oldestWaiting: db.prepare(`SELECT MIN(received_at) AS t FROM messages WHERE state IN ('pending', 'failed')`),
+      oldestWaiting: db.prepare(`SELECT MIN(received_at) AS t FROM messages WHERE state IN ${sqlList(WAITING_STATES)}`),
       deadUnhandled: db.prepare(`SELECT COUNT(*) AS n FROM messages WHERE state = 'dead' AND handled_at IS NULL`),
       // Not a complete reservation: a reservation mail that needs review, or a
       // mail from the site that no rule recognised. Digests, verifications,
@@ -54,7 +54,7 @@ export class MonitorQueries {
       ),
       canary: db.prepare(
         `SELECT MAX(received_at) AS t FROM messages
-         WHERE received_at >= @since AND state NOT IN ('pending', 'failed') AND (
+         WHERE received_at >= @since AND state NOT IN ${sqlList(WAITING_STATES)} AND (
            (@address IS NOT NULL AND (instr(lower(rcpt_to), '"' || @address || '"') > 0 OR lower(mail_from) = @address
              OR lower(json_extract(meta, '$.from.address')) = @address OR lower(json_extract(meta, '$.innerFrom.address')) = @address))
            OR (@subject IS NOT NULL AND instr(json_extract(meta, '$.subject'), @subject) > 0))`,

@@ -16,7 +16,7 @@ import type { Config } from '../config/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { Metrics } from '../monitor/metrics.ts';
 import type { Spool, SpoolRecord, SpoolCursor } from '../spool/index.ts';
-import { rawLocation, type ApplyResult, type Store, type WorkRow } from '../store/index.ts';
+import { WAITING_STATES, inStates, rawLocation, type ApplyResult, type Store, type WorkRow } from '../store/index.ts';
 import { CodedError, ERROR_CODES, errorCode } from '../errors.ts';
 import { ParserPool } from './pool.ts';
 import { InflightLog } from './inflight.ts';
@@ -155,7 +155,7 @@ export class Pipeline extends EventEmitter {
     this.o.store.transaction(() => {
       for (const id of ids) {
         const row = this.o.store.message(id);
-        if (!row || (row.state !== 'pending' && row.state !== 'failed')) continue;
+        if (!row || !inStates(WAITING_STATES, row.state)) continue;
         this.fail(row, err, 0);
         if (row.attempts + 1 < this.o.settings.maxAttempts) this.suspects.push(id);
       }

@@ -11,7 +11,7 @@
  */
 import type { Config } from '../config/index.ts';
 import type { Spool } from '../spool/index.ts';
-import { rawLocation, type MessageRow, type Outcome, type Store } from '../store/index.ts';
+import { SETTLED_STATES, inStates, rawLocation, type MessageRow, type Outcome, type Store } from '../store/index.ts';
 import { CodedError, ERROR_CODES, errorCode } from '../errors.ts';
 import type { SiteDefinition } from '../extract/index.ts';
 import { ParserPool } from './pool.ts';
@@ -19,7 +19,6 @@ import { authTaskFields } from '../auth/index.ts';
 import type { WorkerResult } from './worker.ts';
 
 const INFLIGHT_PER_WORKER = 8;
-const SETTLED = new Set(['processed', 'duplicate', 'ignored', 'review', 'quarantined']);
 
 export interface ReplaySelection {
   ids?: string[];
@@ -150,7 +149,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayReport> {
         }
         const outcome: Outcome = { id: row.id, ...r.outcome };
         const fields = diffFields(row.extraction, outcome.extraction);
-        const settled = SETTLED.has(row.state);
+        const settled = inStates(SETTLED_STATES, row.state);
         if (settled && fields.length === 0) {
           report.unchanged += 1;
           continue;

@@ -6,6 +6,7 @@ import { openDatabase, type Db } from './db.ts';
 import type { RawLocation, SpoolCursor, SpoolRecord, SpoolRef } from '../spool/index.ts';
 import type { Extraction } from '../extract/types.ts';
 import type { AuthResult } from '../auth/index.ts';
+import { DUPLICATE_ANCHOR_STATES, UNFINISHED_STATES, WAITING_STATES, sqlList, type MessageState } from './states.ts';
 
 export { openDatabase, migrate, SERVER_BUSY_TIMEOUT_MS, type Db } from './db.ts';
 export { Outbox, DELIVERY_STATES, type DeliveryRow, type DeliveryState, type NewDelivery } from './outbox.ts';
@@ -19,17 +20,17 @@ export {
   type EventRow,
 } from './queries.ts';
 
-export const MESSAGE_STATES = [
-  'pending',
-  'processed',
-  'duplicate',
-  'ignored',
-  'review',
-  'quarantined',
-  'failed',
-  'dead',
-] as const;
-export type MessageState = (typeof MESSAGE_STATES)[number];
+export {
+  MESSAGE_STATES,
+  WAITING_STATES,
+  FAILED_STATES,
+  UNFINISHED_STATES,
+  SETTLED_STATES,
+  DUPLICATE_ANCHOR_STATES,
+  inStates,
+  sqlList,
+  type MessageState,
+} from './states.ts';
 
 export interface MessageRow {
   id: string;
@@ -151,8 +152,6 @@ const STATUS_BY_EVENT: Record<string, string> = {
   request: 'requested',
   cancel: 'cancelled',
 };
-/** States that count as "we already have this mail" for duplicate detection. */
-const SETTLED = "('processed','review','ignored','quarantined')";
 
 export class Store {
   readonly db: Db;
@@ -191,10 +190,10 @@ export class Store {
       nextDueAt: db.prepare(`SELECT MIN(next_attempt_at) AS t FROM messages WHERE state = 'failed'`),
       getMessage: db.prepare('SELECT * FROM messages WHERE id = ?'),
       dupByMessageId: db.prepare(
-        `SELECT id FROM messages WHERE message_id = ? AND id != ? AND state IN ${SETTLED} ORDER BY received_at LIMIT 1`,
+        `SELECT id FROM messages WHERE message_id = ? AND id != ? AND state IN ${sqlList(DUPLICATE_ANCHOR_STATES)} ORDER BY received_at LIMIT 1`,
       ),
       dupByHash: db.prepare(
-        `SELECT id FROM messages WHERE content_hash = ? AND id != ? AND state IN ${SETTLED} ORDER BY received_at LIMIT 1`,
+        `SELECT id FROM messages WHERE content_hash = ? AND id != ? AND state IN ${sqlList(DUPLICATE_ANCHOR_STATES)} ORDER BY received_at LIMIT 1`,
       ),
       setOutcome: db.prepare(
         `UPDATE messages SET state = @state, attempts = attempts + 1, error_code = NULL, error = NULL, message_id = @message_id, sent_at = @sent_at,
@@ -222,10 +221,10 @@ export class Store {
          VALUES (@reservation, @message, @event, @sent_at, @applied, @changes, @extraction, @reason, @now)`,
       ),
       countByState: db.prepare('SELECT state, COUNT(*) AS n FROM messages GROUP BY state'),
-      oldestPending: db.prepare(`SELECT MIN(received_at) AS t FROM messages WHERE state IN ('pending', 'failed')`),
-      backlogCount: db.prepare(`SELECT COUNT(*) AS n FROM messages WHERE state IN ('pending', 'failed')`),
+      oldestPending: db.prepare(`SELECT MIN(received_at) AS t FROM messages WHERE state IN ${sqlList(WAITING_STATES)}`),
+      backlogCount: db.prepare(`SELECT COUNT(*) AS n FROM messages WHERE state IN ${sqlList(WAITING_STATES)}`),
       lastProcessed: db.prepare(
-        `SELECT MAX(processed_at) AS t FROM messages WHERE state NOT IN ('pending', 'failed', 'dead')`,
+        `SELECT MAX(processed_at) AS t FROM messages WHERE state NOT IN ${sqlList(UNFINISHED_STATES)}`,
       ),
     };
   }
