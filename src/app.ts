@@ -230,9 +230,7 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
     purging = true;
     purge(store, spool, config.retention, { now: clock() })
       .then((report) => retentionLog.info(report, 'retention purge done'))
-      .catch((err: Error) =>
-        retentionLog.error({ err: { message: err.message } }, 'retention purge failed; will try again next interval'),
-      )
+      .catch((err: Error) => retentionLog.error({ err }, 'retention purge failed; will try again next interval'))
       .finally(() => (purging = false));
   }, config.retention.purgeIntervalMinutes * MINUTE_MS);
   purgeTimer.unref();

@@ -47,7 +47,7 @@ program
     try {
       app = await startApp(cfg, { log });
     } catch (err) {
-      log.fatal({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'cannot start');
+      log.fatal({ err }, 'cannot start');
       fail(`cannot start: ${(err as Error).message}`);
     }
     let signals = 0;
@@ -61,7 +61,7 @@ program
       app.stop().then(
         () => process.exit(0),
         (err: Error) => {
-          log.error({ err: { message: err.message } }, 'error during shutdown');
+          log.error({ err }, 'error during shutdown');
           process.exit(1);
         },
       );

@@ -166,7 +166,7 @@ export class Dispatcher extends EventEmitter {
       try {
         rows = this.o.outbox.claim(now, free, now + this.s.timeoutMs + LEASE_MARGIN_MS);
       } catch (err) {
-        this.o.log.error({ err: { message: (err as Error).message } }, 'cannot read due deliveries; will retry');
+        this.o.log.error({ err }, 'cannot read due deliveries; will retry');
         this.arm(this.s.retryBaseMs);
         return;
       }
@@ -334,10 +334,7 @@ export class Dispatcher extends EventEmitter {
       }
     } catch (err) {
       // The lease keeps the row pending: it is tried again once the lease ends.
-      log.error(
-        { ...bound, err: { message: (err as Error).message } },
-        'cannot record a webhook attempt; it will be repeated',
-      );
+      log.error({ ...bound, err }, 'cannot record a webhook attempt; it will be repeated');
       return;
     }
     this.o.metrics.webhookDeliveries.inc({ result: final });

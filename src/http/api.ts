@@ -173,10 +173,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
         const status = err.statusCode ?? 500;
         if (status < 500)
           return reply.code(status).send({ error: { code: err.code ?? 'BAD_REQUEST', message: err.message } });
-        req.log.error(
-          { code: errorCode(err), url: req.routeOptions.url, err: { message: err.message } },
-          'API request failed',
-        );
+        req.log.error({ code: errorCode(err), url: req.routeOptions.url, err }, 'API request failed');
         return reply.code(500).send({ error: { code: 'INTERNAL', message: 'internal error (logged)' } });
       });
       api.setNotFoundHandler((req, reply) =>

@@ -420,10 +420,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     } catch (err) {
       const code = errorCode(err);
       if (code === 'SPOOL_MISSING' || code === 'SPOOL_CORRUPT') return fail(410, code, (err as Error).message);
-      req.log.error(
-        { spoolId: m.id, code, err: { message: (err as Error).message } },
-        'dashboard could not read a raw message',
-      );
+      req.log.error({ spoolId: m.id, code, err }, 'dashboard could not read a raw message');
       return fail(500, 'INTERNAL', 'internal error (logged)');
     }
     let parsed: DecodedText;

@@ -77,6 +77,9 @@ export function createLogger(opts: LogOptions): Logger {
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
+    // `log.error({ err }, '…')` everywhere: type, message, stack and own fields such as `code`.
+    // Anything thrown that is not an Error is logged as it is.
+    serializers: { err: pino.stdSerializers.err },
   };
   if (opts.pretty) {
     return pino(options, prettyStream(opts.destination ?? process.stderr));

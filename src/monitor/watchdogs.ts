@@ -141,10 +141,7 @@ export class Watchdogs {
         await step();
       } catch (err) {
         // One unreadable input (a locked database) must not silence the other watchdogs.
-        this.d.log.error(
-          { watchdog: name, code: errorCode(err), err: { message: (err as Error).message } },
-          'watchdog evaluation failed',
-        );
+        this.d.log.error({ watchdog: name, code: errorCode(err), err }, 'watchdog evaluation failed');
       }
     }
     this.evaluateReload();

@@ -217,10 +217,7 @@ export class Pipeline extends EventEmitter {
     } catch (err) {
       // The messages are safe in the spool; the cursor did not move. Re-read from it.
       if (!this.intakeBehind)
-        this.o.log.error(
-          { code: errorCode(err), err: { message: (err as Error).message } },
-          'intake insert failed; will re-read the spool',
-        );
+        this.o.log.error({ code: errorCode(err), err }, 'intake insert failed; will re-read the spool');
       this.intakeBehind = true;
       this.emit('retrying', errorCode(err));
       this.scheduleRetry(this.o.settings.retryBaseMs);
@@ -276,10 +273,7 @@ export class Pipeline extends EventEmitter {
         }
         if (capacity > 0 && this.backlogMaybe) this.scanBacklog(capacity);
       } catch (err) {
-        this.o.log.error(
-          { code: errorCode(err), err: { message: (err as Error).message } },
-          'cannot read due messages',
-        );
+        this.o.log.error({ code: errorCode(err), err }, 'cannot read due messages');
         this.scheduleRetry(this.o.settings.retryBaseMs);
         return;
       }
@@ -391,10 +385,7 @@ export class Pipeline extends EventEmitter {
       // The whole batch rolls back; every message in it stays due and is retried.
       const code = errorCode(err);
       this.o.metrics.failures.inc({ reason: code }, batch.length);
-      this.o.log.error(
-        { code, messages: batch.length, err: { message: (err as Error).message } },
-        'persisting a batch failed; will retry',
-      );
+      this.o.log.error({ code, messages: batch.length, err }, 'persisting a batch failed; will retry');
       for (const f of batch) this.inflight.delete(f.row.id);
       this.backlogMaybe = true;
       this.emit('retrying', code);

@@ -59,13 +59,7 @@ export class SmtpFrontEnd {
     this.servers.push(new ErrorLimitedSMTPServer(this.options(false), config.smtp.abuse.maxErrors, onErrorLimit));
     if (config.smtp.tlsPort !== null)
       this.servers.push(new ErrorLimitedSMTPServer(this.options(true), config.smtp.abuse.maxErrors, onErrorLimit));
-    for (const s of this.servers)
-      s.on('error', (err) =>
-        deps.log.warn(
-          { err: { message: err.message, code: (err as NodeJS.ErrnoException).code } },
-          'smtp server error',
-        ),
-      );
+    for (const s of this.servers) s.on('error', (err) => deps.log.warn({ err }, 'smtp server error'));
   }
 
   private options(secure: boolean): SMTPServerOptions {
@@ -139,7 +133,7 @@ export class SmtpFrontEnd {
         return cb(replyError('insufficientStorage'));
       }
     } catch (err) {
-      this.deps.log.error({ err: { message: (err as Error).message } }, 'cannot read spool free space');
+      this.deps.log.error({ err }, 'cannot read spool free space');
       return cb(replyError('localError'));
     }
     cb();
@@ -191,7 +185,7 @@ export class SmtpFrontEnd {
       size += chunk.length;
     });
     stream.on('error', (err) => {
-      log.warn({ session: session.id, err: { message: err.message } }, 'data stream error');
+      log.warn({ session: session.id, err }, 'data stream error');
       cb(replyError('localError'));
     });
     stream.on('end', () => {
@@ -235,10 +229,7 @@ export class SmtpFrontEnd {
             result: code === 'SPOOL_NO_SPACE' ? 'no_space' : 'spool_error',
             code: String(REPLIES[reply].code),
           });
-          log.error(
-            { session: session.id, code, err: { message: (err as Error).message } },
-            'message not spooled; answered 4xx so the sender retries',
-          );
+          log.error({ session: session.id, code, err }, 'message not spooled; answered 4xx so the sender retries');
           cb(replyError(reply));
         },
       );
