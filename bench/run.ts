@@ -310,7 +310,7 @@ function ingestScenario(spec: IngestSpec): Scenario {
 const ACCEPT_TO_PERSISTED_CONNECTIONS = 20;
 const ACCEPT_TO_PERSISTED_MESSAGES = 5_000;
 const ACCEPT_TO_PERSISTED_QUICK_MESSAGES = 1_000;
-const MIN_SUSTAINED_PERSIST_RATE = 1_000; // msgs/s, issue 2's accept-and-persist target
+const MIN_SUSTAINED_PERSIST_RATE = 1_000; // msgs/s, the accept-and-persist target (docs/benchmarks.md)
 
 /**
  * The reused-connection load against ota-inbound alone, then the time until

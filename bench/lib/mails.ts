@@ -1,6 +1,6 @@
 /**
  * Generated benchmark mails: a 25 MB reservation with attachments, and the
- * three hostile shapes of issue 3 (deep nesting, huge header, one 10 MB HTML
+ * three hostile shapes of the `hostile` scenario (deep nesting, huge header, one 10 MB HTML
  * line). All are built as plain CRLF text from fixed parts, so a run is
  * reproducible apart from the random attachment bytes.
  */

@@ -1,5 +1,5 @@
 /**
- * `big-mail` (issue 3): a 25 MB reservation with base64 attachments delivered
+ * `big-mail`: a 25 MB reservation with base64 attachments delivered
  * while 20 sessions keep delivering the small bench mail. The small mails'
  * 250 p99 during the big one is compared with the same load just before it,
  * on the same server (the same-run baseline); RSS growth is sampled every

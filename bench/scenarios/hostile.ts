@@ -1,5 +1,5 @@
 /**
- * `hostile` (issue 3): three mails built to hurt a MIME parser — 2,000-deep
+ * `hostile`: three mails built to hurt a MIME parser — 2,000-deep
  * multipart nesting, a 1 MB header section, a 10 MB single-line HTML body —
  * delivered to a server with a 5 s parse timeout and one attempt. Each must
  * end in a terminal state with its reason within the parse timeout (plus a

@@ -1,5 +1,5 @@
 /**
- * `latency-vs-load` (issue 9): accept → persisted latency at fixed offered
+ * `latency-vs-load`: accept → persisted latency at fixed offered
  * loads (open loop, so a server that falls behind shows it as latency), with
  * the 250 latency of ota-inbound and of the no-op sink at the same loads as
  * the same-run reference. Writes a hand-made SVG chart (no dependency).
@@ -26,7 +26,7 @@ const LEVELS = [50, 200, 500] as const; // offered msgs/s
 const CONNECTIONS = 32;
 const SECONDS = 20;
 const QUICK_SECONDS = 5;
-const MAX_PERSISTED_P99_AT_50_MS = 1_000; // issue 4's live-mail target
+const MAX_PERSISTED_P99_AT_50_MS = 1_000; // the live-mail target (docs/benchmarks.md)
 
 export interface LevelFigures {
   offered: number;

@@ -1,5 +1,5 @@
 /**
- * Raw mail → Analysis (the Extraction of DESIGN.md §4 plus metadata). Pure and
+ * Raw mail → Analysis (the extraction contract of docs/sites.md plus metadata). Pure and
  * synchronous after parsing, no I/O but loadSiteDefinitions(), no logging:
  * it runs inside worker threads and reports doubts as review reasons.
  */

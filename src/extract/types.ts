@@ -1,5 +1,5 @@
 /**
- * The extraction contract (DESIGN.md §4). This is public API: `ota-inbound parse`,
+ * The extraction contract (documented in docs/sites.md). This is public API: `ota-inbound parse`,
  * the HTTP API and the webhooks all emit exactly this shape.
  */
 

@@ -149,7 +149,7 @@ export const messageDetailSchema: JsonSchema = {
     extraction: {
       type: ['object', 'null'],
       additionalProperties: true,
-      description: 'Extraction JSON (DESIGN.md §4).',
+      description: 'Extraction JSON (the contract in docs/sites.md).',
     },
     meta: {
       type: ['object', 'null'],

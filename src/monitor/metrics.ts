@@ -1,7 +1,7 @@
 /**
  * Every Prometheus metric ota-inbound exports, declared in one place on a
  * registry passed in (no global registry, so tests build their own).
- * Conventions (DESIGN.md §4): prefix `ota_inbound_`, base units (seconds,
+ * Conventions (docs/architecture.md, "Metrics"): prefix `ota_inbound_`, base units (seconds,
  * bytes), counters end in `_total`, timestamps are `*_timestamp_seconds`,
  * labels are small fixed sets — never addresses or ids.
  */

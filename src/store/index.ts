@@ -175,12 +175,11 @@ export class Store {
       ),
       setCursor: db.prepare('UPDATE spool_cursor SET segment = ?, offset = ? WHERE id = 1'),
       getCursor: db.prepare('SELECT segment, offset FROM spool_cursor WHERE id = 1'),
-      // Fair scheduling between fresh mail and a backlog: take the newest due
-      // messages and the oldest due messages in equal parts, so a 100,000-message
-      // backlog drains at full speed without making new mail wait behind it.
-      // One state per query so each is a range scan of an index, not a sort of the backlog.
-      // Keyset scan of the backlog in received order: each call continues where the
-      // last one stopped, so messages already in flight are not read again.
+      // Fresh mail reaches the pipeline in memory and goes first; these queries
+      // feed the spare capacity (docs/architecture.md, "Scheduling"). One state
+      // per query, so each is a range scan of an index, not a sort of the backlog.
+      // Keyset scan of pending mail in received order: each call continues where
+      // the last one stopped, so messages already in flight are not read again.
       backlog: db.prepare(
         `SELECT ${WORK_COLUMNS.join(', ')} FROM messages WHERE state = 'pending' AND (received_at, id) > (@t, @id) ORDER BY received_at, id LIMIT @n`,
       ),
@@ -259,14 +258,15 @@ export class Store {
   }
 
   /**
-   * Pending messages after `after` in received order (the backlog scan), and
-   * failed ones whose retry time has come. The pipeline feeds fresh mail from
-   * memory; this is for backlog, recovery, retries and replays.
+   * Pending messages after `after` in received order (the backlog scan), at most
+   * `limit`. Failed messages waiting for a retry are `dueRetries`'s. The pipeline
+   * feeds fresh mail from memory; this is for backlog and recovery.
    */
   backlog(after: { t: number; id: string }, limit: number): WorkRow[] {
     return this.stmts.backlog.all({ t: after.t, id: after.id, n: limit }) as WorkRow[];
   }
 
+  /** Failed messages whose retry time has come, soonest first, at most `limit`. */
   dueRetries(limit: number, now = this.clock()): WorkRow[] {
     return this.stmts.dueRetries.all(now, limit) as WorkRow[];
   }

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { generate } from 'selfsigned';
 import { DAY_MS } from '../shared/index.ts';
 
-/** Lifetime of a generated certificate: long-lived keys, watched for expiry (DESIGN.md §1). */
+/** Lifetime of a generated certificate: long-lived keys, watched for expiry (the `CertificateExpiring` alert). */
 export const GENERATED_CERT_DAYS = 365;
 
 export interface CertificateFiles {

@@ -149,7 +149,7 @@ describe('/metrics after real deliveries', () => {
     expect(m.get('ota_inbound_tls_certificate_reload_failed')).toBe(0);
     expect([...m.keys()].some((k) => k.startsWith('ota_inbound_build_info{version="'))).toBe(true);
     expect(m.get('ota_inbound_process_start_time_seconds')).toBeGreaterThan(0);
-    // Every name follows the conventions (DESIGN.md §4).
+    // Every name follows the conventions (docs/architecture.md, "Metrics").
     for (const metric of await app.metrics.registry.getMetricsAsJSON()) {
       expect(metric.name).toMatch(/^ota_inbound_[a-z0-9_]+$/);
       if (String(metric.type) === 'counter') expect(metric.name).toMatch(/_total$/);
