@@ -6,7 +6,7 @@
  * `{error: {code, message}}`; lists answer `{items, nextCursor}`.
  */
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
-import type { DeliveryRow, EventRow, MessageRow, Queries, ReservationRow } from '../store/index.ts';
+import type { DeliveryRow, EventRow, MessageRow, Queries, ReservationFilter, ReservationRow } from '../store/index.ts';
 import { errorCode } from '../errors.ts';
 import { apiAuthHook } from './auth.ts';
 import { schemas } from './api-schemas.ts';
@@ -185,17 +185,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
       api.get('/openapi.json', { schema: schemas.openapi }, async () => openapi.document());
 
       api.get<{
-        Querystring: {
-          limit: number;
-          cursor?: string;
-          store?: string;
-          source?: string;
-          status?: string;
-          needsReview?: boolean;
-          visitFrom?: string;
-          visitTo?: string;
-          q?: string;
-        };
+        Querystring: ReservationFilter & { limit: number; cursor?: string };
       }>('/reservations', { schema: schemas.listReservations }, async (req) => {
         const { limit, cursor, ...f } = req.query;
         const page = q.reservations(f, limit, decodeCursor(cursor, ['number']));

@@ -24,7 +24,7 @@ import path from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Statement } from 'better-sqlite3';
 import type { Config } from '../config/index.ts';
-import type { Alert, AlertManager } from '../monitor/index.ts';
+import { alertJson, type AlertManager } from '../monitor/index.ts';
 import type { DecodeResult, DecodedText } from '../pipeline/worker.ts';
 import { FAILED_STATES, Queries, sqlList, type MessageRow, type Store } from '../store/index.ts';
 import type { LoadedCertificate } from '../tls/index.ts';
@@ -215,18 +215,6 @@ const freshnessJson = (f: Freshness) => ({
   lastImportedAt: iso(f.lastImportedAt),
   received24h: f.received24h,
 });
-
-function alertJson(a: Alert) {
-  return {
-    name: a.name,
-    key: a.key,
-    severity: a.severity,
-    summary: a.summary,
-    check: a.check,
-    labels: a.labels,
-    since: iso(a.since),
-  };
-}
 
 /** What the review queue shows of one message: the list fields plus why it is there and what to do. */
 function reviewItem(m: MessageRow) {

@@ -6,7 +6,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Alert, AlertEvent, AlertManager } from './alerts.ts';
 
-function alertJson(a: Alert) {
+/** An alert as the API and the dashboard show it (times as ISO 8601). */
+export function alertJson(a: Alert) {
   return {
     name: a.name,
     key: a.key,

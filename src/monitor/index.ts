@@ -25,7 +25,7 @@ export {
 } from './alerts.ts';
 export { Watchdogs, type WatchdogSettings } from './watchdogs.ts';
 export { RateProfile, learnProfile, zeroProbability } from './activity.ts';
-export { registerAlertRoutes } from './http.ts';
+export { alertJson, registerAlertRoutes } from './http.ts';
 
 export interface Monitor {
   alerts: AlertManager;

@@ -100,12 +100,7 @@ async function handle(task: WorkerTask): Promise<WorkerResult> {
       },
     };
   } catch (err) {
-    return {
-      id: task.id,
-      ok: false,
-      code: 'PARSE_FAILED',
-      message: String((err as Error)?.message ?? err).slice(0, 500),
-    };
+    return parseFailed(task, err);
   }
 }
 
@@ -126,15 +121,23 @@ async function decode(task: WorkerTask): Promise<DecodeResult> {
       },
     };
   } catch (err) {
-    return {
-      id: task.id,
-      ok: false,
-      code: 'PARSE_FAILED',
-      message: String((err as Error)?.message ?? err).slice(0, 500),
-    };
+    return parseFailed(task, err);
   }
 }
 
 parentPort!.on('message', (task: WorkerTask) => {
   void (task.mode === 'decode' ? decode(task) : handle(task)).then((r) => parentPort!.postMessage(r));
 });
+
+/** Longest error text sent back from a worker: enough to diagnose, bounded for the database. */
+const MAX_ERROR_TEXT_CHARS = 500;
+
+/** The failed result of a task whose parse threw. */
+function parseFailed(task: WorkerTask, err: unknown) {
+  return {
+    id: task.id,
+    ok: false as const,
+    code: 'PARSE_FAILED' as const,
+    message: String((err as Error)?.message ?? err).slice(0, MAX_ERROR_TEXT_CHARS),
+  };
+}
