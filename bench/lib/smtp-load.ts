@@ -16,6 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { ReplyReader, type Reply } from './smtp-replies.ts';
 
 /** Reply code recorded when the message never got a reply (socket error, timeout, closed). */
 export const NO_REPLY = 0;
@@ -23,8 +24,6 @@ export const NO_REPLY = 0;
 const CR = 0x0d;
 const LF = 0x0a;
 const DOT = 0x2e;
-// A reply line starts with its three-digit code; anything shorter is protocol garbage.
-const MIN_REPLY_LINE_CHARS = 3;
 // How many multi-line continuation lines a single reply may have before we
 // call it garbage; a real EHLO reply has about ten.
 const MAX_REPLY_LINES = 200;
@@ -218,14 +217,6 @@ export function messageIdTemplate(body: Buffer): BodyTemplate {
   return { head: body.subarray(0, open), tail, tailParts: splitAll(tail, BOOKING_TOKEN) };
 }
 
-interface Reply {
-  code: number;
-  /** Text of the last line (after the code and separator). */
-  text: string;
-  /** All lines' text, for EHLO keyword detection. */
-  lines: string[];
-}
-
 /** Thrown for client-side failures; `kind` is the label it is counted under. */
 class SessionError extends Error {
   constructor(
@@ -242,8 +233,11 @@ class SessionError extends Error {
  */
 class Connection {
   private readonly socket: net.Socket;
-  private partial = '';
-  private lines: string[] = [];
+  private readonly reader = new ReplyReader(
+    (reply) => this.onReply(reply),
+    (line) => this.fail(new SessionError('bad-reply', `unparseable reply line: ${line.slice(0, 80)}`)),
+    MAX_REPLY_LINES,
+  );
   private readonly replies: Reply[] = [];
   private readonly waiters: { resolve: (r: Reply) => void; reject: (e: Error) => void }[] = [];
   private failure: SessionError | null = null;
@@ -253,7 +247,7 @@ class Connection {
     socket.setNoDelay(true);
     // Replies are ASCII; latin1 decoding is the cheapest lossless choice.
     socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => this.onData(chunk));
+    socket.on('data', (chunk: string) => this.reader.feed(chunk));
     socket.on('timeout', () => this.fail(new SessionError('timeout', 'no reply in time')));
     socket.on('error', (err: NodeJS.ErrnoException) =>
       this.fail(new SessionError(err.code ?? 'socket-error', err.message)),
@@ -312,26 +306,7 @@ class Connection {
     this.socket.destroy();
   }
 
-  private onData(chunk: string): void {
-    let buf = this.partial + chunk;
-    let nl = buf.indexOf('\r\n');
-    while (nl !== -1) {
-      this.onLine(buf.slice(0, nl));
-      buf = buf.slice(nl + 2);
-      nl = buf.indexOf('\r\n');
-    }
-    this.partial = buf;
-  }
-
-  private onLine(line: string): void {
-    if (line.length < MIN_REPLY_LINE_CHARS || this.lines.length >= MAX_REPLY_LINES) {
-      this.fail(new SessionError('bad-reply', `unparseable reply line: ${line.slice(0, 80)}`));
-      return;
-    }
-    this.lines.push(line.slice(4));
-    if (line.charCodeAt(3) === 0x2d /* '-' continuation */) return;
-    const reply: Reply = { code: Number(line.slice(0, 3)) || NO_REPLY, text: line.slice(4), lines: this.lines };
-    this.lines = [];
+  private onReply(reply: Reply): void {
     const waiter = this.waiters.shift();
     if (waiter) waiter.resolve(reply);
     else this.replies.push(reply);

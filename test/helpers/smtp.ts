@@ -4,15 +4,11 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import { ReplyReader, type Reply } from '../../bench/lib/smtp-replies.ts';
 
-export interface Reply {
-  code: number;
-  text: string;
-  lines: string[];
-}
+export type { Reply };
 
 export class RawSmtp {
-  private buf = '';
   private waiting: ((r: Reply) => void) | null = null;
   private replies: Reply[] = [];
   closed = false;
@@ -23,32 +19,19 @@ export class RawSmtp {
 
   private attach(socket: net.Socket | tls.TLSSocket): void {
     socket.setEncoding('utf8');
-    socket.on('data', (d: string) => {
-      this.buf += d;
-      for (;;) {
-        const m = /^(\d{3})([ -])(.*?)\r\n/m.exec(this.buf);
-        if (!m) break;
-        // Collect a complete (possibly multi-line) reply.
-        const lines: string[] = [];
-        let rest = this.buf;
-        let done = false;
-        while (!done) {
-          const lm = /^(\d{3})([ -])(.*?)\r\n/.exec(rest);
-          if (!lm) break;
-          lines.push(lm[3]!);
-          rest = rest.slice(lm[0].length);
-          if (lm[2] === ' ') done = true;
-        }
-        if (!done) break;
-        this.buf = rest;
-        const reply = { code: Number(m[1]), text: lines.at(-1)!, lines };
+    // A fresh reader per socket: after STARTTLS nothing from the plain stream may count.
+    const reader = new ReplyReader(
+      (reply) => {
         if (this.waiting) {
           const w = this.waiting;
           this.waiting = null;
           w(reply);
         } else this.replies.push(reply);
-      }
-    });
+      },
+      // These tests talk to our own server; a line that is not a reply is a bug there.
+      (line) => socket.destroy(new Error(`not an SMTP reply line: ${line.slice(0, 80)}`)),
+    );
+    socket.on('data', (d: string) => reader.feed(d));
     socket.on('close', () => {
       this.closed = true;
     });

@@ -4,6 +4,7 @@
  * collects every reply line, whether or not it was waiting for one.
  */
 import net from 'node:net';
+import { ReplyReader } from '../../bench/lib/smtp-replies.ts';
 
 export interface Line {
   code: number;
@@ -12,23 +13,19 @@ export interface Line {
 
 export class ByteClient {
   readonly replies: Line[] = [];
-  private buf = '';
   private waiters: (() => void)[] = [];
   closed = false;
   readonly ended: Promise<void>;
 
   private constructor(readonly socket: net.Socket) {
+    // Only the last line of a multi-line reply counts as the reply; a line that is
+    // no reply at all is kept as code 0 (the fuzzer looks for those).
+    const reader = new ReplyReader(
+      (reply) => this.replies.push({ code: reply.code, text: reply.text }),
+      (line) => this.replies.push({ code: 0, text: line }),
+    );
     socket.on('data', (d: Buffer) => {
-      this.buf += d.toString('latin1');
-      let i: number;
-      while ((i = this.buf.indexOf('\n')) >= 0) {
-        const line = this.buf.slice(0, i).replace(/\r$/, '');
-        this.buf = this.buf.slice(i + 1);
-        const m = /^(\d{3})([ -])(.*)$/.exec(line);
-        // Only the last line of a multi-line reply counts as the reply.
-        if (m && m[2] === ' ') this.replies.push({ code: Number(m[1]), text: m[3]! });
-        else if (!m) this.replies.push({ code: 0, text: line });
-      }
+      reader.feed(d.toString('latin1'));
       this.wake();
     });
     socket.on('error', () => undefined);
