@@ -27,7 +27,7 @@ import { backoffMs } from '../shared/index.ts';
 
 export { ParserPool } from './pool.ts';
 export { InflightLog } from './inflight.ts';
-export { replay, selectMessages, type ReplayReport, type ReplaySelection, type ReplayChange } from './replay.ts';
+export { replay, type ReplayReport, type ReplaySelection, type ReplayChange } from './replay.ts';
 
 /** Records inserted per transaction while recovering a backlog from the spool. */
 const RECOVERY_BATCH = 1_000;

@@ -11,27 +11,18 @@
  */
 import type { Config } from '../config/index.ts';
 import type { Spool } from '../spool/index.ts';
-import { SETTLED_STATES, inStates, rawLocation, type MessageRow, type Outcome, type Store } from '../store/index.ts';
+import { SETTLED_STATES, inStates, rawLocation, type Outcome, type Store } from '../store/index.ts';
 import { CodedError, ERROR_CODES, errorCode } from '../errors.ts';
 import type { SiteDefinition } from '../extract/index.ts';
 import { ParserPool } from './pool.ts';
 import { authTaskFields } from '../auth/index.ts';
 import type { WorkerResult } from './worker.ts';
+import { selectMessages, type MessageSelection } from '../store/index.ts';
+
+/** Which messages to replay (the store's selection). */
+export type ReplaySelection = MessageSelection;
 
 const INFLIGHT_PER_WORKER = 8;
-
-export interface ReplaySelection {
-  ids?: string[];
-  /** Received at or after (ms). */
-  since?: number;
-  /** Received before (ms). */
-  until?: number;
-  states?: string[];
-  source?: string;
-  store?: string;
-  /** Everything (rebuild). */
-  all?: boolean;
-}
 
 export interface ReplayChange {
   id: string;
@@ -61,40 +52,6 @@ export interface ReplayOptions {
   /** At most this many changes are listed in the report (all are counted). */
   listLimit?: number;
   onProgress?: (done: number, total: number) => void;
-}
-
-/** The rows a selection names, oldest first. Throws when the selection is empty (say what to replay). */
-export function selectMessages(store: Store, sel: ReplaySelection): MessageRow[] {
-  const where: string[] = [];
-  const params: Record<string, unknown> = {};
-  if (sel.ids?.length) {
-    where.push(`id IN (${sel.ids.map((_, i) => `@id${i}`).join(',')})`);
-    sel.ids.forEach((id, i) => (params[`id${i}`] = id));
-  }
-  if (sel.since !== undefined) {
-    where.push('received_at >= @since');
-    params.since = sel.since;
-  }
-  if (sel.until !== undefined) {
-    where.push('received_at < @until');
-    params.until = sel.until;
-  }
-  if (sel.states?.length) {
-    where.push(`state IN (${sel.states.map((_, i) => `@st${i}`).join(',')})`);
-    sel.states.forEach((s, i) => (params[`st${i}`] = s));
-  }
-  if (sel.source) {
-    where.push('source = @source');
-    params.source = sel.source;
-  }
-  if (sel.store) {
-    where.push('store = @store');
-    params.store = sel.store;
-  }
-  if (where.length === 0 && !sel.all)
-    throw new Error('nothing selected: give spool ids, --state, --since/--until, --source, --store or --all');
-  const sql = `SELECT * FROM messages ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY received_at, id`;
-  return store.db.prepare(sql).all(params) as MessageRow[];
 }
 
 function summary(row: { state: string; kind: string | null; source: string | null; event: string | null }) {

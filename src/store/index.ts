@@ -7,6 +7,7 @@ import type { RawLocation, SpoolCursor, SpoolRecord, SpoolRef } from '../spool/i
 import type { Extraction } from '../extract/types.ts';
 import type { AuthResult } from '../auth/index.ts';
 import { DUPLICATE_ANCHOR_STATES, UNFINISHED_STATES, WAITING_STATES, sqlList, type MessageState } from './states.ts';
+export { selectMessages, type MessageSelection } from './selection.ts';
 
 export { openDatabase, migrate, SERVER_BUSY_TIMEOUT_MS, type Db } from './db.ts';
 export { Outbox, DELIVERY_STATES, type DeliveryRow, type DeliveryState, type NewDelivery } from './outbox.ts';
