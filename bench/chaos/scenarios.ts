@@ -252,9 +252,9 @@ const diskFull: ChaosScenario = {
       const journal = new Journal({ dir: path.join(dataDir, 'spool') });
       const inJournal = new Set<string>();
       const ends = new Map<number, number>();
-      for await (const rec of journal.scan({ segment: 0, offset: 0 })) {
-        if (rec.crcOk) inJournal.add(rec.id);
-        ends.set(rec.ref.segment, rec.end);
+      for await (const rec of journal.scan({ segment: 0, offset: 0 }, { verify: true })) {
+        if (rec.kind === 'record' && rec.crcOk) inJournal.add(rec.id);
+        ends.set(rec.kind === 'record' ? rec.ref.segment : rec.segment, rec.end);
       }
       const torn = readdirSync(path.join(dataDir, 'spool'))
         .filter((n) => n.endsWith('.seg'))

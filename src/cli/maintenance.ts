@@ -5,7 +5,7 @@ import { databaseFile } from '../app.ts';
 import type { Config } from '../config/index.ts';
 import { loadSiteDefinitions } from '../extract/index.ts';
 import { SHIPPED_SITES_DIR } from '../paths.ts';
-import { replay, type ReplayReport, type ReplaySelection } from '../pipeline/index.ts';
+import { replay, takeSpooled, type ReplayReport, type ReplaySelection } from '../pipeline/index.ts';
 import { purge, type PurgeReport } from '../retention/index.ts';
 import { Spool } from '../spool/index.ts';
 import { Store } from '../store/index.ts';
@@ -72,17 +72,7 @@ export async function runRebuild(
   let report: ReplayReport;
   let recovered = 0;
   try {
-    let batch = [];
-    for await (const rec of spool.journal.scan({ segment: 0, offset: 0 })) {
-      batch.push(rec);
-      recovered += 1;
-      if (batch.length >= 1_000) {
-        store.recordSpooled(batch, { segment: rec.ref.segment, offset: rec.end });
-        batch = [];
-      }
-    }
-    const last = batch.at(-1);
-    if (last) store.recordSpooled(batch, { segment: last.ref.segment, offset: last.end });
+    recovered = await takeSpooled(store, spool.journal, { from: { segment: 0, offset: 0 } });
     report = await replay({ store, spool, ...workersOf(cfg), selection: { all: true }, onProgress: progress?.update });
   } finally {
     progress?.end();

@@ -28,7 +28,7 @@ export async function showSpooled(cfg: Readonly<Config>, id: string, envelope: b
       return;
     }
     const spool = new Spool({ dataDir: cfg.dataDir, minFreeBytes: 0 });
-    const raw = await spool.journal.read(refOf(row));
+    const raw = await spool.journal.read(refOf(row), row.id);
     await new Promise<void>((resolve, reject) => process.stdout.write(raw, (err) => (err ? reject(err) : resolve())));
     await spool.journal.releaseReaders();
   } finally {

@@ -15,7 +15,15 @@ import { EventEmitter } from 'node:events';
 import type { Config } from '../config/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { Metrics } from '../monitor/metrics.ts';
-import type { Spool, SpoolRecord, SpoolCursor } from '../spool/index.ts';
+import {
+  recordEnd,
+  type DamagedSpan,
+  type Journal,
+  type Spool,
+  type SpoolCursor,
+  type SpoolRecord,
+  type SpoolRef,
+} from '../spool/index.ts';
 import { WAITING_STATES, inStates, rawLocation, type ApplyResult, type Store, type WorkRow } from '../store/index.ts';
 import { CodedError, ERROR_CODES, errorCode } from '../errors.ts';
 import { ParserPool } from './pool.ts';
@@ -39,6 +47,8 @@ const INFLIGHT_PER_WORKER = 8;
  * later: a burst cannot grow memory without bound.
  */
 const FRESH_QUEUE_MAX_BYTES = 64 * 1024 * 1024;
+/** Longest wait between retries of a failing database write: a lock held for minutes still sees a try every few seconds. */
+const MAX_DB_RETRY_MS = 5_000;
 /** How long finished outcomes wait to share one transaction (adds at most this to accept→persisted). */
 const PERSIST_WINDOW_MS = 10;
 
@@ -70,6 +80,38 @@ interface Fresh {
   raw: Buffer;
 }
 
+/**
+ * Records every journal entry after the database cursor (or after `from`) in
+ * order, in batches, each batch with the cursor in one transaction; returns how
+ * many records were taken in. Damaged spans are recorded as they are met. A
+ * failed write throws, leaving the cursor after the last committed batch.
+ */
+export async function takeSpooled(
+  store: Store,
+  journal: Journal,
+  opts: { from?: SpoolCursor; onBatch?: (records: number, damage: DamagedSpan[], cursor: SpoolCursor) => void } = {},
+): Promise<number> {
+  let records: SpoolRecord[] = [];
+  let damage: DamagedSpan[] = [];
+  let cursor: SpoolCursor | null = null;
+  let n = 0;
+  const commit = () => {
+    store.recordSpooled(records, cursor!, damage);
+    n += records.length;
+    opts.onBatch?.(records.length, damage, cursor!);
+    records = [];
+    damage = [];
+  };
+  for await (const e of journal.scan(opts.from ?? store.cursor())) {
+    if (e.kind === 'damage') damage.push(e);
+    else records.push(e);
+    cursor = { segment: e.kind === 'damage' ? e.segment : e.ref.segment, offset: e.end };
+    if (records.length + damage.length >= RECOVERY_BATCH) commit();
+  }
+  if (records.length + damage.length > 0) commit();
+  return n;
+}
+
 function workRowOf(rec: SpoolRecord): WorkRow {
   return {
     id: rec.id,
@@ -92,6 +134,12 @@ function workRowOf(rec: SpoolRecord): WorkRow {
 }
 
 const SCAN_START = { t: -1, id: '' };
+/** True when `ref` is the record right after `cursor` (the same segment, or the start of the next one). */
+function follows(cursor: SpoolCursor, ref: SpoolRef): boolean {
+  return ref.segment === cursor.segment
+    ? ref.offset === cursor.offset
+    : ref.segment === cursor.segment + 1 && ref.offset === 0;
+}
 
 /**
  * Emits `persisted` (ids) after every batch commit, success or failure, and
@@ -104,7 +152,24 @@ export class Pipeline extends EventEmitter {
   private readonly clock: () => number;
   private readonly inflight = new Set<string>();
   private intakeBuffer: { rec: SpoolRecord; fresh: Fresh }[] = [];
-  private intakeCursor: SpoolCursor | null = null;
+  /** Mirror of the database's spool cursor after the last intake commit. */
+  private intakeCursor: SpoolCursor = { segment: 0, offset: 0 };
+  /**
+   * `fresh`: committed records are handed over in memory, batch by batch, each
+   * batch contiguous with the cursor. `catching-up`: an intake failed (or a gap
+   * appeared); one sequential re-read of the journal from the cursor runs until
+   * it reaches the end the journal has committed, then fresh hand-over resumes.
+   */
+  private intakeMode: 'fresh' | 'catching-up' = 'fresh';
+  /** Records committed by this process and not yet recorded in the database (they count as pending). */
+  private unrecorded = 0;
+  /** When the pipeline last moved (an intake or an outcome batch committed); for stall detection. */
+  private lastProgressAt: number;
+  /** Consecutive failed database writes, for the retry backoff. */
+  private dbFailures = 0;
+  private retryAt = Infinity;
+  /** Set by {@link halt}: a crash emulation; nothing is written any more. */
+  private halted = false;
   private intakeScheduled = false;
   private fresh: Fresh[] = [];
   private freshBytes = 0;
@@ -120,13 +185,12 @@ export class Pipeline extends EventEmitter {
   /** Messages in flight when the previous process died: retried one at a time, alone. */
   private suspects: string[] = [];
   private solo = false;
-  /** Set when an intake insert failed: the records are durable, re-read them from the cursor. */
-  private intakeBehind = false;
 
   constructor(opts: PipelineOptions) {
     super();
     this.o = opts;
     this.clock = opts.clock ?? Date.now;
+    this.lastProgressAt = this.clock();
     this.pool = new ParserPool({
       size: opts.settings.workers,
       timeoutMs: opts.settings.parseTimeoutMs,
@@ -140,6 +204,7 @@ export class Pipeline extends EventEmitter {
    * processing. Call before SMTP listens so intake order stays the commit order.
    */
   async start(): Promise<number> {
+    this.intakeCursor = this.o.store.cursor();
     const recovered = await this.recover();
     this.takeSuspects();
     this.running = true;
@@ -166,23 +231,28 @@ export class Pipeline extends EventEmitter {
     );
   }
 
-  /** Re-reads the journal from the database cursor; returns how many records were taken in. */
+  /**
+   * Re-reads the journal from the database cursor to its end, recording every
+   * record (and damaged span) in order; returns how many records were taken in.
+   * Throws when a database write fails: the cursor then stays after the last
+   * batch that committed, so nothing is skipped.
+   */
   async recover(): Promise<number> {
-    let batch: SpoolRecord[] = [];
-    let cursor: SpoolCursor | null = null;
-    let n = 0;
-    for await (const rec of this.o.spool.journal.scan(this.o.store.cursor())) {
-      batch.push(rec);
-      cursor = { segment: rec.ref.segment, offset: rec.end };
-      if (batch.length >= RECOVERY_BATCH) {
-        this.o.store.recordSpooled(batch, cursor);
-        n += batch.length;
-        batch = [];
-      }
+    const n = await takeSpooled(this.o.store, this.o.spool.journal, {
+      onBatch: (records, damage, cursor) => {
+        this.intakeCursor = cursor;
+        this.settleUnrecorded(records);
+        for (const d of damage)
+          this.o.log.error(
+            { code: 'SPOOL_CORRUPT', segment: d.segment, offset: d.offset, bytes: d.end - d.offset, spoolId: d.id },
+            'damaged spool record kept and reported',
+          );
+      },
+    });
+    if (n > 0) {
+      this.o.log.info({ recovered: n }, 'took spooled messages into the database');
+      this.progressed();
     }
-    if (cursor && batch.length > 0) this.o.store.recordSpooled(batch, cursor);
-    n += batch.length;
-    if (n > 0) this.o.log.info({ recovered: n }, 'took spooled messages into the database');
     this.wake();
     return n;
   }
@@ -190,13 +260,11 @@ export class Pipeline extends EventEmitter {
   /** Spool commit hook: queue records (and their bytes) for one batched insert on the next turn. */
   intake(records: SpoolRecord[], bodies: Buffer[][]): void {
     if (records.length === 0) return;
-    const last = records.at(-1)!;
+    this.unrecorded += records.length;
+    // While catching up, the re-read takes these from disk (it runs until it reaches the journal's end).
+    if (this.intakeMode !== 'fresh') return;
     for (const [i, rec] of records.entries())
       this.intakeBuffer.push({ rec, fresh: { row: workRowOf(rec), raw: Buffer.concat(bodies[i] ?? []) } });
-    this.intakeCursor = {
-      segment: last.ref.segment,
-      offset: last.ref.offset + 16 + last.ref.headerLength + last.ref.bodyLength,
-    };
     if (!this.intakeScheduled) {
       this.intakeScheduled = true;
       setImmediate(() => this.flushIntake());
@@ -205,24 +273,29 @@ export class Pipeline extends EventEmitter {
 
   private flushIntake(): void {
     this.intakeScheduled = false;
+    if (this.halted) return;
     const batch = this.intakeBuffer;
-    const cursor = this.intakeCursor!;
     this.intakeBuffer = [];
+    if (batch.length === 0 || this.intakeMode !== 'fresh') return;
+    if (!follows(this.intakeCursor, batch[0]!.rec.ref)) {
+      // Defensive: never record past a gap; the re-read fills it in order.
+      this.startCatchUp(new CodedError('STORE_BUSY', 'a spool record reached intake out of order'));
+      return;
+    }
+    const cursor = recordEnd(batch.at(-1)!.rec.ref);
     try {
-      if (this.intakeBehind) throw new CodedError('STORE_BUSY', 'intake is catching up from the spool');
       this.o.store.recordSpooled(
         batch.map((b) => b.rec),
         cursor,
       );
     } catch (err) {
-      // The messages are safe in the spool; the cursor did not move. Re-read from it.
-      if (!this.intakeBehind)
-        this.o.log.error({ code: errorCode(err), err }, 'intake insert failed; will re-read the spool');
-      this.intakeBehind = true;
-      this.emit('retrying', errorCode(err));
-      this.scheduleRetry(this.o.settings.retryBaseMs);
+      // The messages are safe in the spool and the cursor did not move: re-read from it.
+      this.startCatchUp(err);
       return;
     }
+    this.intakeCursor = cursor;
+    this.settleUnrecorded(batch.length);
+    this.progressed();
     for (const { fresh: f } of batch) {
       if (this.freshBytes + f.raw.length > FRESH_QUEUE_MAX_BYTES) {
         this.backlogMaybe = true; // its bytes stay on disk; the backlog scan will find it
@@ -232,6 +305,72 @@ export class Pipeline extends EventEmitter {
       this.freshBytes += f.raw.length;
     }
     this.pump();
+  }
+
+  /** Switches intake to one sequential re-read of the journal (never two at once). */
+  private startCatchUp(err: unknown): void {
+    this.intakeBuffer = [];
+    if (this.intakeMode === 'catching-up') return;
+    this.intakeMode = 'catching-up';
+    this.o.log.error({ code: errorCode(err), err }, 'intake insert failed; re-reading the spool from the cursor');
+    this.emit('retrying', errorCode(err));
+    void this.catchUp();
+  }
+
+  private async catchUp(): Promise<void> {
+    let failures = 0;
+    while (this.intakeMode === 'catching-up' && !this.halted) {
+      const seq = this.o.spool.journal.commitSeq;
+      try {
+        const n = await this.recover();
+        // Caught up when a whole re-read found nothing new and nothing was
+        // committed meanwhile: from here on every commit is handed over fresh,
+        // contiguous with the cursor (this check and the switch run in one turn).
+        if (n === 0 && this.o.spool.journal.commitSeq === seq) {
+          this.intakeMode = 'fresh';
+          this.o.log.info({ cursor: this.intakeCursor }, 'intake caught up with the spool');
+          this.wake();
+          return;
+        }
+        failures = 0;
+      } catch (err) {
+        failures += 1;
+        this.emit('retrying', errorCode(err));
+        if (failures === 1)
+          this.o.log.warn({ code: errorCode(err), err }, 'spool re-read could not write to the database; retrying');
+        // Its own timer: new mail arriving meanwhile never postpones it.
+        await new Promise((resolve) =>
+          setTimeout(resolve, backoffMs(failures, this.o.settings.retryBaseMs, MAX_DB_RETRY_MS)).unref(),
+        );
+      }
+    }
+  }
+
+  private settleUnrecorded(n: number): void {
+    this.unrecorded = Math.max(0, this.unrecorded - n);
+  }
+
+  private progressed(): void {
+    this.lastProgressAt = this.clock();
+    this.dbFailures = 0;
+  }
+
+  /**
+   * Messages spooled but not settled that the database cannot count yet:
+   * committed to the journal and waiting for intake. Add to the database's
+   * pending figure for the real backlog.
+   */
+  get unrecordedCount(): number {
+    return this.unrecorded;
+  }
+
+  /**
+   * Seconds since the pipeline last advanced while work was waiting, or 0 when
+   * it is idle or moving. `dueWork` says whether the database holds due work.
+   */
+  stalledSeconds(dueWork: boolean): number {
+    const waiting = this.unrecorded > 0 || this.fresh.length > 0 || this.inflight.size > 0 || dueWork;
+    return waiting ? Math.max(0, this.clock() - this.lastProgressAt) / 1000 : 0;
   }
 
   /** Tells the scheduler the database may hold due messages it has not seen (replay, API, recovery). */
@@ -306,21 +445,24 @@ export class Pipeline extends EventEmitter {
     if (next !== null) this.scheduleRetry(Math.max(0, next - this.clock()));
   }
 
+  /** Arms the retry timer; a timer due sooner is kept, so a stream of failures can never postpone it forever. */
   private scheduleRetry(ms: number): void {
+    const at = this.clock() + ms;
+    if (this.retryTimer && this.retryAt <= at) return;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryAt = at;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
-      if (this.intakeBehind) {
-        void this.recover().then(
-          () => {
-            this.intakeBehind = false;
-            this.wake();
-          },
-          () => this.scheduleRetry(this.o.settings.retryBaseMs),
-        );
-      } else this.pump();
+      this.retryAt = Infinity;
+      this.pump();
     }, ms);
     this.retryTimer.unref();
+  }
+
+  /** After a failed database write: back off on consecutive failures, bounded. */
+  private scheduleDbRetry(): void {
+    this.dbFailures += 1;
+    this.scheduleRetry(backoffMs(this.dbFailures, this.o.settings.retryBaseMs, MAX_DB_RETRY_MS));
   }
 
   private process(row: WorkRow, raw?: Buffer): void {
@@ -347,6 +489,7 @@ export class Pipeline extends EventEmitter {
   }
 
   private finish(f: Finished): void {
+    if (this.halted) return;
     this.finished.push(f);
     if (this.finished.length >= this.o.settings.batchSize) this.flushFinished();
     else if (!this.flushScheduled) {
@@ -359,6 +502,7 @@ export class Pipeline extends EventEmitter {
 
   private flushFinished(): void {
     this.flushScheduled = false;
+    if (this.halted) return;
     const batch = this.finished;
     this.finished = [];
     if (batch.length === 0) return;
@@ -389,7 +533,7 @@ export class Pipeline extends EventEmitter {
       for (const f of batch) this.inflight.delete(f.row.id);
       this.backlogMaybe = true;
       this.emit('retrying', code);
-      this.scheduleRetry(this.o.settings.retryBaseMs);
+      this.scheduleDbRetry();
       this.emit(
         'persisted',
         batch.map((f) => f.row.id),
@@ -398,6 +542,7 @@ export class Pipeline extends EventEmitter {
       return;
     }
     const now = this.clock();
+    this.progressed();
     for (const f of batch) this.inflight.delete(f.row.id);
     if (this.inflight.size === 0) {
       this.solo = false;
@@ -466,9 +611,27 @@ export class Pipeline extends EventEmitter {
   async close(): Promise<void> {
     if (this.intakeScheduled) this.flushIntake();
     this.running = false;
+    // A re-read in progress stops; the next start resumes from the cursor.
+    this.intakeMode = 'fresh';
     if (this.retryTimer) clearTimeout(this.retryTimer);
     await this.idle();
     await this.pool.close();
     this.o.inflightLog?.close();
+  }
+
+  /**
+   * Stops at once, as if the process died: nothing more is written to the
+   * database, outcomes not yet persisted are dropped, workers are terminated.
+   * What is durable (spool, committed rows) is all the next start sees. For the
+   * fault simulation; a server stops with {@link close}.
+   */
+  async halt(): Promise<void> {
+    this.halted = true;
+    this.running = false;
+    this.intakeMode = 'fresh';
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.finished = [];
+    this.fresh = [];
+    await this.pool.close();
   }
 }

@@ -84,11 +84,15 @@ async function handle(task: WorkerTask): Promise<WorkerResult> {
       outcome: {
         messageId: analysis.meta.messageId ?? null,
         sentAt: Number.isFinite(date) ? date : null,
-        // Hash of the normalised inner text: the same mail reaching us through two
-        // forwarding paths (different outer headers) is recognised as one.
+        // Hash of the site, the relevant Date and the normalised inner text: the
+        // same mail reaching us through two forwarding paths (different outer
+        // headers) is recognised as one, while a later mail with the same text
+        // (a change back to an earlier value: A → B → A) is not — its Date differs.
         contentHash: text
           ? createHash('sha256')
               .update(analysis.extraction.source ?? '')
+              .update('\0')
+              .update(Number.isFinite(date) ? String(date) : '')
               .update('\0')
               .update(text.replace(/\s+/g, ' ').trim())
               .digest('hex')

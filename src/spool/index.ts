@@ -11,8 +11,12 @@ import { Journal, syncDir, type Envelope, type SpoolIo, type SpoolRecord, type S
 export {
   Journal,
   newSpoolId,
+  recordEnd,
   syncDir,
   SEGMENT_MAX_BYTES,
+  type DamagedSpan,
+  type ScanEntry,
+  type ScannedRecord,
   type Envelope,
   type SpoolCursor,
   type SpoolIo,
@@ -111,12 +115,12 @@ export class Spool {
         throw new CodedError('SPOOL_MISSING', `kept file ${loc.path} is missing`, { cause: err });
       }
     }
-    return this.journal.read(loc.ref);
+    return this.journal.read(loc.ref, loc.id);
   }
 
   /** Copies a message out of its journal segment into `kept/<id>.eml`, durably; returns the path. */
   async keep(loc: RawLocation): Promise<string> {
-    const raw = await this.journal.read(loc.ref);
+    const raw = await this.journal.read(loc.ref, loc.id);
     await fsp.mkdir(this.keptDir, { recursive: true });
     const file = path.join(this.keptDir, `${loc.id}.eml`);
     const tmp = `${file}.tmp`;

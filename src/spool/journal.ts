@@ -10,8 +10,12 @@
  *
  * A failed write or sync truncates the segment back to where the batch began,
  * so no half-written record remains and nobody gets a 250 for it. A torn tail
- * left by a crash (a record without its full bytes or with a bad CRC) was never
- * acknowledged and is cut off when the journal is opened.
+ * left by a crash (an incomplete *final* record) was never acknowledged and is
+ * cut off when the journal is opened. Damage anywhere else — a flipped byte in
+ * a frame, a header or a body with records after it — is acknowledged mail: it
+ * is never cut. Scans step over it to the next valid record and report it as a
+ * damaged span, and every read checks the record's id and checksum, so a read
+ * never returns another mail's bytes.
  */
 import fsp, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -27,6 +31,12 @@ export const SEGMENT_MAX_BYTES = 64 * 1024 * 1024;
 /** Header JSON is small (envelope); anything larger is corruption, not data. */
 const MAX_HEADER_BYTES = 1024 * 1024;
 const SEGMENT_RE = /^(\d{12})\.seg$/;
+const MAGIC_BYTES = Buffer.from([0x4f, 0x74, 0x61, 0x31]);
+/** How much a resynchronising scan reads at a time while looking for the next frame after damage. */
+const RESYNC_CHUNK_BYTES = 1024 * 1024;
+/** How far into damaged bytes a spool id is looked for (the id is the header's first field). */
+const SALVAGE_BYTES = 4096;
+const SPOOL_ID_IN_HEADER = /"id":"([0-9a-z]{9}-[0-9a-f]{10})"/;
 
 /** Where a record lives: segment number, byte offset of the record, lengths. */
 export interface SpoolRef {
@@ -56,6 +66,28 @@ export interface SpoolRecord {
   size: number;
   ref: SpoolRef;
 }
+
+/** A record as a scan finds it: `end` is the offset just after it; `crcOk` only when the scan verified it. */
+export interface ScannedRecord extends SpoolRecord {
+  kind: 'record';
+  end: number;
+  crcOk: boolean;
+}
+
+/**
+ * Bytes between two valid records (or from one to the end of the segment) that
+ * do not frame as a record: damage to acknowledged mail, kept on disk. `id` is
+ * the spool id found in the damaged bytes when one can be read, else null.
+ */
+export interface DamagedSpan {
+  kind: 'damage';
+  segment: number;
+  offset: number;
+  end: number;
+  id: string | null;
+}
+
+export type ScanEntry = ScannedRecord | DamagedSpan;
 
 /** Position just after the last record a consumer has taken; resumes recovery. */
 export interface SpoolCursor {
@@ -96,6 +128,11 @@ export interface JournalOptions {
   onCommit?: (records: SpoolRecord[], bodies: Buffer[][]) => void;
 }
 
+/** The cursor just after a record. */
+export function recordEnd(ref: SpoolRef): SpoolCursor {
+  return { segment: ref.segment, offset: ref.offset + FRAME_BYTES + ref.headerLength + ref.bodyLength };
+}
+
 /** Time-sortable, collision-free spool id: base36 milliseconds + 10 random hex digits. */
 export function newSpoolId(now: number): string {
   return `${now.toString(36).padStart(9, '0')}-${crypto.randomBytes(5).toString('hex')}`;
@@ -127,6 +164,8 @@ export class Journal {
   private flushing: Promise<void> | null = null;
   private closed = false;
   private readHandles = new Map<number, Promise<FileHandle>>();
+  /** Durable batches so far in this process: lets a consumer tell whether anything was committed while it scanned. */
+  commitSeq = 0;
   /** Figures for metrics: batches flushed and the last batch's size and duration. */
   readonly stats = { batches: 0, records: 0, lastBatchSize: 0, lastFlushMs: 0 };
   flushObserver: ((seconds: number, records: number) => void) | null = null;
@@ -139,7 +178,12 @@ export class Journal {
     this.onCommit = opts.onCommit;
   }
 
-  /** Opens the journal: creates the directory, cuts a torn tail, opens the last segment for appends. */
+  /**
+   * Opens the journal: creates the directory, cuts a torn tail (an incomplete
+   * final record: never acknowledged), opens the last segment for appends.
+   * Damaged records with valid ones after them, and a complete final record
+   * whose checksum fails, are acknowledged mail: kept, and reported by scans.
+   */
   async open(): Promise<void> {
     await fsp.mkdir(this.dir, { recursive: true });
     const segments = await this.segments();
@@ -149,9 +193,9 @@ export class Journal {
       return;
     }
     const file = path.join(this.dir, segmentName(last));
-    const valid = await this.validLength(last);
     const fh = await this.io.open(file, 'r+');
     const { size } = await fh.stat();
+    const valid = await this.validLength(last, size);
     if (valid < size) {
       await fh.truncate(valid);
       await fh.datasync();
@@ -257,6 +301,7 @@ export class Journal {
       return;
     }
     this.offset = pos;
+    this.commitSeq += 1;
     this.stats.batches += 1;
     this.stats.records += batch.length;
     this.stats.lastBatchSize = batch.length;
@@ -286,25 +331,33 @@ export class Journal {
   }
 
   /**
-   * Where the torn tail of a segment starts: the end of the last record whose
-   * checksum holds. A crash can only tear the batch being written (nothing in
-   * it was acknowledged); a bad record followed by good ones is corruption of
-   * acknowledged mail, not a torn tail — it is kept and reported when read.
+   * Where the torn tail of the last segment starts. Only an incomplete final
+   * region is a tail a crash tore (nothing in it was acknowledged); a damaged
+   * span followed by valid records, or a final region that is one whole record
+   * as framed (or with one length field repaired and its checksum holding), is
+   * acknowledged mail and stays.
    */
-  private async validLength(segment: number): Promise<number> {
-    let valid = 0;
-    for await (const rec of this.scanSegment(segment, 0, { verify: true })) if (rec.crcOk) valid = rec.end;
-    return valid;
+  private async validLength(segment: number, size: number): Promise<number> {
+    let last: ScanEntry | null = null;
+    for await (const e of this.scanSegment(segment, 0, { verify: false })) last = e;
+    if (last === null || last.kind === 'record' || last.end < size) return size;
+    const fh = await fsp.open(path.join(this.dir, segmentName(segment)), 'r');
+    try {
+      return (await wholeRecordAt(fh, last.offset, size)) ? size : last.offset;
+    } finally {
+      await fh.close();
+    }
   }
 
   /**
-   * Reads records from a cursor onwards, in order (recovery of messages spooled
-   * but not yet taken by the consumer). Stops at the first invalid record.
+   * Reads records and damaged spans from a cursor onwards, in order (recovery
+   * of messages spooled but not yet taken by the consumer, rebuilds, the
+   * reconciler). Damage never stops a scan: it resumes at the next valid record.
    */
-  async *scan(from: SpoolCursor): AsyncGenerator<SpoolRecord & { end: number; crcOk: boolean }> {
+  async *scan(from: SpoolCursor, opts: { verify?: boolean } = {}): AsyncGenerator<ScanEntry> {
     for (const seg of await this.segments()) {
       if (seg < from.segment) continue;
-      yield* this.scanSegment(seg, seg === from.segment ? from.offset : 0, { verify: false });
+      yield* this.scanSegment(seg, seg === from.segment ? from.offset : 0, { verify: opts.verify ?? false });
     }
   }
 
@@ -312,35 +365,21 @@ export class Journal {
     segment: number,
     fromOffset: number,
     opts: { verify: boolean },
-  ): AsyncGenerator<SpoolRecord & { end: number; crcOk: boolean }> {
+  ): AsyncGenerator<ScanEntry> {
     const fh = await fsp.open(path.join(this.dir, segmentName(segment)), 'r');
     try {
       const { size } = await fh.stat();
-      const frame = Buffer.alloc(FRAME_BYTES);
       let pos = fromOffset;
-      while (pos + FRAME_BYTES <= size) {
-        await fh.read(frame, 0, FRAME_BYTES, pos);
-        if (frame.readUInt32LE(0) !== MAGIC) return;
-        const headerLength = frame.readUInt32LE(4);
-        const bodyLength = frame.readUInt32LE(8);
-        const end = pos + FRAME_BYTES + headerLength + bodyLength;
-        if (headerLength > MAX_HEADER_BYTES || end > size) return;
-        const header = Buffer.alloc(headerLength);
-        await fh.read(header, 0, headerLength, pos + FRAME_BYTES);
-        let crcOk = true;
-        if (opts.verify) {
-          const body = Buffer.alloc(bodyLength);
-          await fh.read(body, 0, bodyLength, pos + FRAME_BYTES + headerLength);
-          crcOk = zlib.crc32(body, zlib.crc32(header)) >>> 0 === frame.readUInt32LE(12);
+      while (pos < size) {
+        const rec = await recordAt(fh, segment, pos, size, opts.verify);
+        if (rec) {
+          yield rec;
+          pos = rec.end;
+          continue;
         }
-        let meta: { id: string; receivedAt: number; envelope: Envelope };
-        try {
-          meta = JSON.parse(header.toString('utf8')) as typeof meta;
-        } catch {
-          // An unreadable header cannot be framed past safely: stop here.
-          return;
-        }
-        yield { ...meta, size: bodyLength, ref: { segment, offset: pos, headerLength, bodyLength }, end, crcOk };
+        const next = await nextValidRecord(fh, segment, pos + 1, size);
+        const end = next ?? size;
+        yield { kind: 'damage', segment, offset: pos, end, id: await salvageId(fh, pos, end) };
         pos = end;
       }
     } finally {
@@ -348,8 +387,12 @@ export class Journal {
     }
   }
 
-  /** The raw message bytes of a record, CRC-checked. Throws SPOOL_MISSING / SPOOL_CORRUPT. */
-  async read(ref: SpoolRef): Promise<Buffer> {
+  /**
+   * The raw message bytes of record `id`, checked: the frame, the checksum and
+   * the id in its header must all hold, so a read never returns another mail's
+   * bytes. Throws SPOOL_MISSING / SPOOL_CORRUPT.
+   */
+  async read(ref: SpoolRef, id: string): Promise<Buffer> {
     // Cache the opening itself, so concurrent first reads of a segment share one handle.
     let opening = this.readHandles.get(ref.segment);
     if (!opening) {
@@ -363,14 +406,19 @@ export class Journal {
     } catch (err) {
       throw new CodedError('SPOOL_MISSING', `segment ${ref.segment} is not in the spool`, { cause: err });
     }
+    const where = `record ${id} at ${ref.segment}:${ref.offset}`;
     const buf = Buffer.allocUnsafe(FRAME_BYTES + ref.headerLength + ref.bodyLength);
     const { bytesRead } = await fh.read(buf, 0, buf.length, ref.offset);
     if (bytesRead !== buf.length || buf.readUInt32LE(0) !== MAGIC)
-      throw new CodedError('SPOOL_CORRUPT', `record at ${ref.segment}:${ref.offset} is incomplete`);
+      throw new CodedError('SPOOL_CORRUPT', `${where} is incomplete`);
+    if (buf.readUInt32LE(4) !== ref.headerLength || buf.readUInt32LE(8) !== ref.bodyLength) {
+      throw new CodedError('SPOOL_CORRUPT', `${where}: its frame does not match the index`);
+    }
     const header = buf.subarray(FRAME_BYTES, FRAME_BYTES + ref.headerLength);
     const body = buf.subarray(FRAME_BYTES + ref.headerLength);
     if (zlib.crc32(body, zlib.crc32(header)) >>> 0 !== buf.readUInt32LE(12))
-      throw new CodedError('SPOOL_CORRUPT', `record at ${ref.segment}:${ref.offset} failed its checksum`);
+      throw new CodedError('SPOOL_CORRUPT', `${where} failed its checksum`);
+    if (parseHeader(header)?.id !== id) throw new CodedError('SPOOL_CORRUPT', `${where} holds another record`);
     return body;
   }
 
@@ -435,4 +483,102 @@ export async function syncDir(dir: string): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+type RecordHeader = { id: string; receivedAt: number; envelope: Envelope };
+
+function parseHeader(header: Buffer): RecordHeader | null {
+  try {
+    const h = JSON.parse(header.toString('utf8')) as Partial<RecordHeader> | null;
+    return h &&
+      typeof h.id === 'string' &&
+      typeof h.receivedAt === 'number' &&
+      typeof h.envelope === 'object' &&
+      h.envelope !== null
+      ? (h as RecordHeader)
+      : null;
+  } catch {
+    return null;
+  }
+}
+
+async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
+  const buf = Buffer.alloc(length);
+  const { bytesRead } = await fh.read(buf, 0, length, position);
+  return bytesRead === length ? buf : buf.subarray(0, bytesRead);
+}
+
+/** The record framed at `pos`, or null when the bytes there do not frame as one (damage, or a torn tail). */
+async function recordAt(
+  fh: FileHandle,
+  segment: number,
+  pos: number,
+  size: number,
+  verify: boolean,
+): Promise<ScannedRecord | null> {
+  if (pos + FRAME_BYTES > size) return null;
+  const frame = await readAt(fh, pos, FRAME_BYTES);
+  if (frame.readUInt32LE(0) !== MAGIC) return null;
+  const headerLength = frame.readUInt32LE(4);
+  const bodyLength = frame.readUInt32LE(8);
+  const end = pos + FRAME_BYTES + headerLength + bodyLength;
+  if (headerLength === 0 || headerLength > MAX_HEADER_BYTES || end > size) return null;
+  const header = await readAt(fh, pos + FRAME_BYTES, headerLength);
+  const meta = parseHeader(header);
+  if (!meta) return null;
+  let crcOk = true;
+  if (verify) {
+    const body = await readAt(fh, pos + FRAME_BYTES + headerLength, bodyLength);
+    crcOk = zlib.crc32(body, zlib.crc32(header)) >>> 0 === frame.readUInt32LE(12);
+  }
+  return {
+    kind: 'record',
+    id: meta.id,
+    receivedAt: meta.receivedAt,
+    envelope: meta.envelope,
+    size: bodyLength,
+    ref: { segment, offset: pos, headerLength, bodyLength },
+    end,
+    crcOk,
+  };
+}
+
+/** Offset of the first record after damage whose frame, header and checksum all hold; null when none follows. */
+async function nextValidRecord(fh: FileHandle, segment: number, from: number, size: number): Promise<number | null> {
+  for (let chunkAt = from; chunkAt < size; chunkAt += RESYNC_CHUNK_BYTES) {
+    // Overlap chunks by the magic's length so a frame across a boundary is found.
+    const chunk = await readAt(fh, chunkAt, Math.min(RESYNC_CHUNK_BYTES + MAGIC_BYTES.length, size - chunkAt));
+    for (
+      let i = chunk.indexOf(MAGIC_BYTES);
+      i !== -1 && i < RESYNC_CHUNK_BYTES;
+      i = chunk.indexOf(MAGIC_BYTES, i + 1)
+    ) {
+      const candidate = await recordAt(fh, segment, chunkAt + i, size, true);
+      if (candidate?.crcOk) return chunkAt + i;
+    }
+  }
+  return null;
+}
+
+/** The spool id written in a damaged span's header, when it can still be read. */
+async function salvageId(fh: FileHandle, pos: number, end: number): Promise<string | null> {
+  const bytes = await readAt(fh, pos, Math.min(SALVAGE_BYTES, end - pos));
+  return SPOOL_ID_IN_HEADER.exec(bytes.toString('latin1'))?.[1] ?? null;
+}
+
+/**
+ * True when the bytes from `pos` to the end of the file are one whole record:
+ * as framed, or with one of its two length fields damaged and the checksum
+ * confirming the repaired reading. A torn write is always shorter than its frame.
+ */
+async function wholeRecordAt(fh: FileHandle, pos: number, size: number): Promise<boolean> {
+  if (pos + FRAME_BYTES > size) return false;
+  const frame = await readAt(fh, pos, FRAME_BYTES);
+  const headerLength = frame.readUInt32LE(4);
+  const bodyLength = frame.readUInt32LE(8);
+  const available = size - pos - FRAME_BYTES;
+  if (headerLength + bodyLength === available) return true;
+  const crc = frame.readUInt32LE(12);
+  const content = await readAt(fh, pos + FRAME_BYTES, available);
+  return zlib.crc32(content) >>> 0 === crc;
 }

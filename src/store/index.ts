@@ -3,7 +3,7 @@
  * functions, so idempotency and ordering rules live in one place.
  */
 import { openDatabase, type Db } from './db.ts';
-import type { RawLocation, SpoolCursor, SpoolRecord, SpoolRef } from '../spool/index.ts';
+import type { DamagedSpan, RawLocation, SpoolCursor, SpoolRecord, SpoolRef } from '../spool/index.ts';
 import type { Extraction } from '../extract/types.ts';
 import type { AuthResult } from '../auth/index.ts';
 import { DUPLICATE_ANCHOR_STATES, UNFINISHED_STATES, WAITING_STATES, sqlList, type MessageState } from './states.ts';
@@ -175,6 +175,16 @@ export class Store {
          VALUES (@id, @received_at, @spool_segment, @spool_offset, @header_length, @size, @mail_from, @rcpt_to, @client_ip, @helo, @tls, @store, @quarantined, 'pending')`,
       ),
       setCursor: db.prepare('UPDATE spool_cursor SET segment = ?, offset = ? WHERE id = 1'),
+      insertDamage: db.prepare(
+        `INSERT OR IGNORE INTO spool_damage (segment, offset, end_offset, spool_id, detected_at) VALUES (@segment, @offset, @end, @id, @now)`,
+      ),
+      insertDamagedMessage: db.prepare(
+        `INSERT OR IGNORE INTO messages (id, received_at, spool_segment, spool_offset, header_length, size, rcpt_to, client_ip, state, attempts, error_code, error, processed_at)
+         VALUES (@id, @received_at, @segment, @offset, 0, @size, '[]', '', 'dead', 1, 'SPOOL_CORRUPT', @error, @now)`,
+      ),
+      openDamage: db.prepare(
+        'SELECT segment, offset, end_offset AS "end", spool_id AS id FROM spool_damage WHERE resolved_at IS NULL ORDER BY segment, offset',
+      ),
       getCursor: db.prepare('SELECT segment, offset FROM spool_cursor WHERE id = 1'),
       // Fresh mail reaches the pipeline in memory and goes first; these queries
       // feed the spare capacity (docs/architecture.md, "Scheduling"). One state
@@ -234,8 +244,12 @@ export class Store {
     return this.stmts.getCursor.get() as SpoolCursor;
   }
 
-  /** Records freshly spooled messages and advances the cursor, atomically. Re-recording is a no-op. */
-  recordSpooled(records: readonly SpoolRecord[], cursor: SpoolCursor): void {
+  /**
+   * Records freshly spooled messages (and damaged spans a scan met on the way)
+   * and advances the cursor, atomically: the cursor only ever moves over
+   * records whose rows commit with it. Re-recording is a no-op.
+   */
+  recordSpooled(records: readonly SpoolRecord[], cursor: SpoolCursor, damage: readonly DamagedSpan[] = []): void {
     this.db.transaction(() => {
       for (const r of records) {
         this.stmts.insertMessage.run({
@@ -254,8 +268,35 @@ export class Store {
           quarantined: r.envelope.quarantined ? 1 : 0,
         });
       }
+      for (const d of damage) this.recordDamage(d);
       this.stmts.setCursor.run(cursor.segment, cursor.offset);
     })();
+  }
+
+  /**
+   * Reports a damaged journal span. When the span still names its spool id,
+   * the message becomes visible as dead (`SPOOL_CORRUPT`) unless it already
+   * has a row (its bytes then fail their check when read). Idempotent.
+   */
+  recordDamage(d: DamagedSpan): void {
+    const now = this.clock();
+    this.stmts.insertDamage.run({ segment: d.segment, offset: d.offset, end: d.end, id: d.id, now });
+    if (d.id === null) return;
+    const receivedAt = parseInt(d.id.slice(0, 9), 36);
+    this.stmts.insertDamagedMessage.run({
+      id: d.id,
+      received_at: Number.isFinite(receivedAt) ? receivedAt : now,
+      segment: d.segment,
+      offset: d.offset,
+      size: Math.max(0, d.end - d.offset),
+      error: `its journal record at ${d.segment}:${d.offset} (${d.end - d.offset} bytes) is damaged; the bytes are kept in the segment`,
+      now,
+    });
+  }
+
+  /** Damaged journal spans not yet resolved (reconciler, status, retention). */
+  openDamage(): DamagedSpan[] {
+    return (this.stmts.openDamage.all() as Omit<DamagedSpan, 'kind'>[]).map((d) => ({ kind: 'damage', ...d }));
   }
 
   /**

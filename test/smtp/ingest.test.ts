@@ -41,7 +41,7 @@ describe('SMTP ingest', () => {
     // The file has LF line ends; on the wire (and so in the spool) they are CRLF.
     const wire = Buffer.from(BENCH_MAIL.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
     expect(row.size).toBe(wire.length);
-    const raw = await app.spool.journal.read(refOf(row));
+    const raw = await app.spool.journal.read(refOf(row), row.id);
     expect(raw.equals(wire)).toBe(true);
   });
 

@@ -45,7 +45,7 @@ describe('spool journal', () => {
     const j = new Journal({ dir: tempDir() });
     await j.open();
     const recs = await Promise.all([1, 2, 3].map((n) => j.append(envelope, [msg(n)], msg(n).length)));
-    for (const [i, r] of recs.entries()) expect((await j.read(r.ref)).equals(msg(i + 1))).toBe(true);
+    for (const [i, r] of recs.entries()) expect((await j.read(r.ref, r.id)).equals(msg(i + 1))).toBe(true);
     expect(new Set(recs.map((r) => r.id)).size).toBe(3);
     await j.close();
   });
@@ -78,7 +78,7 @@ describe('spool journal', () => {
     for await (const r of j2.scan({ segment: 0, offset: 0 })) scanned.push(r.id);
     expect(scanned).toEqual([good.id]);
     const next = await j2.append(envelope, [msg(2)], msg(2).length);
-    expect((await j2.read(next.ref)).equals(msg(2))).toBe(true);
+    expect((await j2.read(next.ref, next.id)).equals(msg(2))).toBe(true);
     await j2.close();
   });
 
@@ -100,8 +100,8 @@ describe('spool journal', () => {
     const j2 = new Journal({ dir });
     await j2.open();
     expect(fs.statSync(seg).size).toBe(size);
-    await expect(j2.read(bad.ref)).rejects.toMatchObject({ code: 'SPOOL_CORRUPT' });
-    expect((await j2.read(good.ref)).equals(msg(2))).toBe(true);
+    await expect(j2.read(bad.ref, bad.id)).rejects.toMatchObject({ code: 'SPOOL_CORRUPT' });
+    expect((await j2.read(good.ref, good.id)).equals(msg(2))).toBe(true);
     await j2.close();
   });
 
