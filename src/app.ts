@@ -94,7 +94,20 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
   store.onEvent = (e) => dispatcher.enqueue(e);
   // Assigned once the certificate is loaded; the monitor reads it only after start.
   let certificates: CertificateWatcher | null = null;
+  // Assigned below; the monitor and the readiness check read it only after start.
+  let pipeline: Pipeline | null = null;
+  const stalledSeconds = (): number => {
+    if (!pipeline) return 0;
+    let due = true; // a database that cannot answer counts as work waiting
+    try {
+      due = store.hasDueWork(clock());
+    } catch {
+      // locked or unreachable: keep `due`
+    }
+    return pipeline.stalledSeconds(due);
+  };
   const monitor = createMonitor({
+    pipelineStalled: stalledSeconds,
     config,
     store,
     metrics,
@@ -102,7 +115,6 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
     clock,
     certificate: () => certificates?.certificate ?? null,
   });
-  let pipeline: Pipeline | null = null;
   const spool = new Spool({
     dataDir: config.dataDir,
     minFreeBytes: config.smtp.minFreeBytes,
@@ -169,7 +181,9 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
 
   collectOnScrape(metrics.spoolPending, () => {
     const b = store.backlogStats();
-    metrics.spoolPending.set(b.waiting);
+    // Mail committed to the journal but not yet recorded in the database is pending too.
+    metrics.spoolPending.set(b.waiting + pipeline.unrecordedCount);
+    metrics.pipelineStalled.set(stalledSeconds());
     metrics.spoolOldestPendingAge.set(b.oldestAt ? Math.max(0, clock() - b.oldestAt) / 1000 : 0);
   });
   collectOnScrape(metrics.spoolFreeBytes, async () => {
@@ -184,7 +198,16 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
       name: 'spool',
       check: async () => ((await spool.hasSpace()) ? true : `free space below ${config.smtp.minFreeBytes} bytes`),
     },
-    { name: 'pipeline', check: () => (pipeline.pool.size > 0 ? true : 'no parser workers') },
+    {
+      name: 'pipeline',
+      check: () => {
+        if (pipeline.pool.size === 0) return 'no parser workers';
+        const stalled = stalledSeconds();
+        return stalled >= config.pipeline.stallSeconds
+          ? `the pipeline has not moved for ${Math.round(stalled)} s while mail waits (database locked or unreachable?)`
+          : true;
+      },
+    },
   ];
   const http = await createHttpServer({
     registry: metrics.registry,

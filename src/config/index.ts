@@ -76,6 +76,7 @@ export interface Config {
     maxAttempts: number;
     retryBaseMs: number;
     batchSize: number;
+    stallSeconds: number;
   };
   retention: { rawDays: number; personalDays: number; purgeIntervalMinutes: number };
   webhook: {

@@ -385,6 +385,13 @@ export const SETTINGS: readonly Setting[] = [
     doc: 'First retry delay; doubles each try, with full jitter.',
   },
   {
+    path: 'pipeline.stallSeconds',
+    env: 'OTA_INBOUND_PIPELINE_STALL_SECONDS',
+    type: int(5, 86_400),
+    default: 60,
+    doc: 'The pipeline counts as stalled when it has not moved for this long while mail waits: `/readyz` turns 503 and the `PipelineStalled` alert fires.',
+  },
+  {
     path: 'pipeline.batchSize',
     env: 'OTA_INBOUND_PIPELINE_BATCH_SIZE',
     type: int(1, 10_000),

@@ -21,6 +21,7 @@ export const ALERT_NAMES = [
   'SourceSilent',
   'StoreSilent',
   'ProcessingLag',
+  'PipelineStalled',
   'MessagesDeadLettered',
   'SourceParseFailures',
   'CertificateExpiring',

@@ -43,6 +43,8 @@ export interface MonitorDeps {
   log: Logger;
   clock?: () => number;
   certificate: () => LoadedCertificate | null;
+  /** Seconds the pipeline has not moved while mail waits (see Pipeline.stalledSeconds). */
+  pipelineStalled?: () => number;
 }
 
 /** Builds the alert manager and the watchdogs (not started). */
@@ -62,6 +64,8 @@ export function createMonitor(d: MonitorDeps): Monitor {
     log,
     clock: d.clock,
     certificate: d.certificate,
+    pipelineStalled: d.pipelineStalled,
+    stallSeconds: d.config.pipeline.stallSeconds,
     settings: { ...rest, certsDir: d.config.certsDir },
   });
   // After a restart the "last processed" gauges would be absent until new mail

@@ -100,7 +100,12 @@ export function createMetrics(
     }),
     spoolPending: new Gauge({
       name: `${p}spool_pending_messages`,
-      help: 'Messages spooled and not yet processed (including retries waiting).',
+      help: 'Messages spooled and not yet processed, including retries waiting and mail not yet recorded in the database.',
+      registers: r,
+    }),
+    pipelineStalled: new Gauge({
+      name: `${p}pipeline_stalled_seconds`,
+      help: 'How long the pipeline has not moved (no intake, no outcome committed) while mail waits; 0 when idle or moving.',
       registers: r,
     }),
     spoolOldestPendingAge: new Gauge({

@@ -34,6 +34,10 @@ export interface WatchdogDeps {
   clock?: () => number;
   /** The certificate served now (null when there is none, e.g. in unit tests). */
   certificate?: () => LoadedCertificate | null;
+  /** Seconds the pipeline has not moved while mail waits (absent: not watched, e.g. in unit tests). */
+  pipelineStalled?: () => number;
+  /** `pipeline.stallSeconds`: the stall that fires PipelineStalled. */
+  stallSeconds?: number;
 }
 
 /** The hourly profiles change slowly: relearning them once an hour is plenty. */
@@ -50,6 +54,8 @@ const CHECKS = {
     'Did the site change its sender address or templates? Look for recent mail of kind "unknown", check the site definition in config/sites/, and the forwarding of the stores that use this site.',
   StoreSilent:
     "Check this store's mailbox forwarding (disabled, or a forwarding verification that expired), and that its recipient address still routes to the store (`routes`).",
+  PipelineStalled:
+    'Mail is waiting but nothing has been recorded or processed: check the log for a database that is locked (another process holding a write transaction), unreachable or out of disk. Accepted mail is safe in the spool and is taken in once the database answers.',
   ProcessingLag:
     'The pipeline is not keeping up or is stuck: check the log for parse timeouts and worker crashes, whether the database is locked or its disk full, and ota_inbound_processing_failures_total by reason.',
   MessagesDeadLettered:
@@ -131,6 +137,7 @@ export class Watchdogs {
     const steps: [string, () => void | Promise<void>][] = [
       ['activity', () => this.evaluateSilence(now)],
       ['lag', () => this.evaluateLag(now)],
+      ['stall', () => this.evaluateStall()],
       ['dead letters', () => this.evaluateDeadLetters()],
       ['parse failures', () => this.evaluateParseFailures(now)],
       ['certificates', () => this.evaluateCertificates(now)],
@@ -269,6 +276,28 @@ export class Watchdogs {
       });
     } else if (ageS >= limit / 2) verdicts.push({ state: 'hold', key: 'ProcessingLag' });
     this.d.alerts.reconcile('ProcessingLag', verdicts);
+  }
+
+  private evaluateStall(): void {
+    if (!this.d.pipelineStalled) return;
+    const stalled = this.d.pipelineStalled();
+    const limit = this.d.stallSeconds ?? Infinity;
+    this.d.alerts.reconcile(
+      'PipelineStalled',
+      stalled >= limit
+        ? [
+            {
+              state: 'firing',
+              spec: {
+                name: 'PipelineStalled',
+                severity: 'critical',
+                summary: `The pipeline has not moved for ${duration(stalled * 1000)} while mail waits (limit ${limit} s)`,
+                check: CHECKS.PipelineStalled,
+              },
+            },
+          ]
+        : [],
+    );
   }
 
   private evaluateDeadLetters(): void {

@@ -371,7 +371,14 @@ export class Journal {
       const { size } = await fh.stat();
       let pos = fromOffset;
       while (pos < size) {
-        const rec = await recordAt(fh, segment, pos, size, opts.verify);
+        let rec = await recordAt(fh, segment, pos, size, opts.verify);
+        // A damaged length field can frame a record over its neighbour: when no
+        // frame starts where this record claims to end, trust it only if its
+        // checksum holds over exactly those bytes.
+        if (rec && !opts.verify && rec.end < size && !(await frameStartsAt(fh, rec.end))) {
+          rec = await recordAt(fh, segment, pos, size, true);
+          if (rec && !rec.crcOk) rec = null;
+        }
         if (rec) {
           yield rec;
           pos = rec.end;
@@ -541,6 +548,12 @@ async function recordAt(
     end,
     crcOk,
   };
+}
+
+/** True when a frame magic is at `pos`. */
+async function frameStartsAt(fh: FileHandle, pos: number): Promise<boolean> {
+  const magic = await readAt(fh, pos, MAGIC_BYTES.length);
+  return magic.equals(MAGIC_BYTES);
 }
 
 /** Offset of the first record after damage whose frame, header and checksum all hold; null when none follows. */

@@ -174,6 +174,8 @@ export class Store {
         `INSERT OR IGNORE INTO messages (id, received_at, spool_segment, spool_offset, header_length, size, mail_from, rcpt_to, client_ip, helo, tls, store, quarantined, state)
          VALUES (@id, @received_at, @spool_segment, @spool_offset, @header_length, @size, @mail_from, @rcpt_to, @client_ip, @helo, @tls, @store, @quarantined, 'pending')`,
       ),
+      pendingExists: db.prepare(`SELECT 1 FROM messages WHERE state = 'pending' LIMIT 1`),
+      dueExists: db.prepare(`SELECT 1 FROM messages WHERE state = 'failed' AND next_attempt_at <= ? LIMIT 1`),
       setCursor: db.prepare('UPDATE spool_cursor SET segment = ?, offset = ? WHERE id = 1'),
       insertDamage: db.prepare(
         `INSERT OR IGNORE INTO spool_damage (segment, offset, end_offset, spool_id, detected_at) VALUES (@segment, @offset, @end, @id, @now)`,
@@ -311,6 +313,11 @@ export class Store {
   /** Failed messages whose retry time has come, soonest first, at most `limit`. */
   dueRetries(limit: number, now = this.clock()): WorkRow[] {
     return this.stmts.dueRetries.all(now, limit) as WorkRow[];
+  }
+
+  /** True when a message is pending, or failed with its retry time come: work the pipeline should be doing. */
+  hasDueWork(now = this.clock()): boolean {
+    return this.stmts.pendingExists.get() !== undefined || this.stmts.dueExists.get(now) !== undefined;
   }
 
   /** When the next failed message is due for a retry (ms), or null when none is waiting. */

@@ -93,6 +93,32 @@ describe('from mail to reservation', () => {
     expect((await waitProcessed(app, b)).state).toBe('duplicate');
   });
 
+  it('applies a change back to an earlier value (A → B → A → B) as a new event each time, never as a duplicate', async () => {
+    // Same booking, party 4 → 5 → 4 → 5: the 1st and 3rd mails (and 2nd and 4th) have the same text, but later Dates.
+    const parties = ['5名', '4名', '5名', '4名'];
+    const ids: string[] = [];
+    for (const [i, party] of parties.entries()) {
+      ids.push(
+        await send(
+          app,
+          await tabelogMail({
+            event: 'change',
+            bookingId: '77000010',
+            date: new Date(Date.UTC(2026, 11, 4, 1, 10 * i)),
+            messageId: `<change-${i}-77000010@tabelog.com>`,
+            party,
+          }),
+        ),
+      );
+      await waitProcessed(app, ids.at(-1)!);
+    }
+    for (const id of ids) expect(app.store.message(id)!.state).not.toBe('duplicate');
+    const r = reservation('tabelog', '77000010')!;
+    expect(r.party_size).toBe(4);
+    expect(r.last_message).toBe(ids.at(-1));
+    expect(events(r.id).map((e) => [e.event, e.applied, e.message])).toEqual(ids.map((id) => ['change', 1, id]));
+  });
+
   it('never lets an older mail roll a newer state back (cancel dated after a change that arrives later)', async () => {
     const cancel = await send(
       app,
