@@ -11,12 +11,18 @@ import type { Logger } from './log/index.ts';
 import { collectOnScrape, createMetrics, type Metrics } from './monitor/metrics.ts';
 import { Outbox, Queries, SERVER_BUSY_TIMEOUT_MS, Store, rawLocation } from './store/index.ts';
 import { Spool, type SpoolIo } from './spool/index.ts';
-import { InflightLog, Pipeline } from './pipeline/index.ts';
+import { InflightLog, Pipeline, reconcile, unreconciled } from './pipeline/index.ts';
 import { authSettingsOf, checkAuthSettings } from './auth/index.ts';
 import { CertificateWatcher, loadOrCreateCertificate } from './tls/index.ts';
 import { SmtpFrontEnd } from './smtp/server.ts';
 import { createHttpServer, type ReadinessCheck } from './http/index.ts';
-import { createMonitor, registerAlertRoutes, type AlertManager, type Watchdogs } from './monitor/index.ts';
+import {
+  ALERT_CHECKS,
+  createMonitor,
+  registerAlertRoutes,
+  type AlertManager,
+  type Watchdogs,
+} from './monitor/index.ts';
 import { loadSiteDefinitions } from './extract/index.ts';
 import { Dispatcher } from './deliver/index.ts';
 import { registerApi } from './http/api.ts';
@@ -247,7 +253,54 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
   );
 
   const retentionLog = log.child({ component: 'retention' });
+  const reconcileLog = log.child({ component: 'reconcile' });
+  // Retention and reconciliation both walk the journal: one at a time.
   let purging = false;
+  const reconcilePass = async () => {
+    if (purging || stopping) return;
+    purging = true;
+    try {
+      const report = await reconcile(store, spool.journal, { repair: true });
+      if (report.repaired.recorded > 0) pipeline.wake();
+      const n = unreconciled(report);
+      metrics.spoolUnreconciled.set(n);
+      monitor.alerts.reconcile(
+        'SpoolUnreconciled',
+        n > 0
+          ? [
+              {
+                state: 'firing',
+                spec: {
+                  name: 'SpoolUnreconciled',
+                  severity: 'critical',
+                  summary: `${n} message(s) were out of step between the journal and the database`,
+                  check: ALERT_CHECKS.SpoolUnreconciled,
+                },
+              },
+            ]
+          : [],
+      );
+      const { missingRows, missingBytes, damaged, ...figures } = report;
+      if (n > 0 || damaged.length > 0)
+        reconcileLog.error(
+          {
+            ...figures,
+            missingRows: missingRows.slice(0, 20),
+            missingBytes: missingBytes.slice(0, 20),
+            damaged: damaged.slice(0, 20),
+          },
+          'journal and database disagreed; repaired what can be',
+        );
+      else reconcileLog.info(figures, 'journal and database agree');
+    } catch (err) {
+      reconcileLog.error({ err }, 'reconciliation failed; will try again next interval');
+    } finally {
+      purging = false;
+    }
+  };
+  void reconcilePass();
+  const reconcileTimer = setInterval(() => void reconcilePass(), config.pipeline.reconcileIntervalMinutes * MINUTE_MS);
+  reconcileTimer.unref();
   const purgeTimer = setInterval(() => {
     if (purging) return;
     purging = true;
@@ -279,6 +332,7 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
       stopped ??= (async () => {
         stopping = true;
         clearInterval(purgeTimer);
+        clearInterval(reconcileTimer);
         await monitor.stop();
         certificates.stop();
         await smtp.close();

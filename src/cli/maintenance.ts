@@ -5,7 +5,14 @@ import { databaseFile } from '../app.ts';
 import type { Config } from '../config/index.ts';
 import { loadSiteDefinitions } from '../extract/index.ts';
 import { SHIPPED_SITES_DIR } from '../paths.ts';
-import { replay, takeSpooled, type ReplayReport, type ReplaySelection } from '../pipeline/index.ts';
+import {
+  reconcile,
+  replay,
+  takeSpooled,
+  type ReconcileReport,
+  type ReplayReport,
+  type ReplaySelection,
+} from '../pipeline/index.ts';
 import { purge, type PurgeReport } from '../retention/index.ts';
 import { Spool } from '../spool/index.ts';
 import { Store } from '../store/index.ts';
@@ -70,7 +77,7 @@ export async function runRebuild(
   const { store, spool } = open(cfg, output);
   const progress = opts.quiet ? null : progressReporter('rebuild');
   let report: ReplayReport;
-  let recovered = 0;
+  let recovered: number;
   try {
     recovered = await takeSpooled(store, spool.journal, { from: { segment: 0, offset: 0 } });
     report = await replay({ store, spool, ...workersOf(cfg), selection: { all: true }, onProgress: progress?.update });
@@ -98,5 +105,22 @@ export async function runPurge(cfg: Readonly<Config>, opts: { dryRun: boolean })
   } finally {
     store.close();
     await spool.close();
+  }
+}
+
+/**
+ * One reconciliation pass (see pipeline/reconcile.ts). Safe beside a running
+ * server: it reads the journal and the database and, with `repair`, only
+ * inserts rows that are missing (idempotent) and dead-letters waiting rows whose
+ * raw bytes are gone.
+ */
+export async function runVerify(cfg: Readonly<Config>, opts: { repair: boolean }): Promise<ReconcileReport> {
+  const { store, spool } = open(cfg);
+  try {
+    await spool.journal.attach();
+    return await reconcile(store, spool.journal, { repair: opts.repair });
+  } finally {
+    store.close();
+    await spool.journal.releaseReaders();
   }
 }

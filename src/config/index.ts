@@ -77,6 +77,7 @@ export interface Config {
     retryBaseMs: number;
     batchSize: number;
     stallSeconds: number;
+    reconcileIntervalMinutes: number;
   };
   retention: { rawDays: number; personalDays: number; purgeIntervalMinutes: number };
   webhook: {

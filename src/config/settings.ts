@@ -420,6 +420,13 @@ export const SETTINGS: readonly Setting[] = [
     default: 360,
     doc: 'How often the server runs the retention purge (also available as `ota-inbound purge`).',
   },
+  {
+    path: 'pipeline.reconcileIntervalMinutes',
+    env: 'OTA_INBOUND_PIPELINE_RECONCILE_INTERVAL_MINUTES',
+    type: int(1, 10_080),
+    default: 60,
+    doc: 'How often the server proves that every journal record has a message row and every row its raw bytes, re-recording what is missing (also after start-up, and on demand as `ota-inbound verify`).',
+  },
 
   {
     path: 'webhook.url',

@@ -22,6 +22,7 @@ export const ALERT_NAMES = [
   'StoreSilent',
   'ProcessingLag',
   'PipelineStalled',
+  'SpoolUnreconciled',
   'MessagesDeadLettered',
   'SourceParseFailures',
   'CertificateExpiring',

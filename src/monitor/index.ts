@@ -23,7 +23,7 @@ export {
   type AlertSpec,
   type Severity,
 } from './alerts.ts';
-export { Watchdogs, type WatchdogSettings } from './watchdogs.ts';
+export { CHECKS as ALERT_CHECKS, Watchdogs, type WatchdogSettings } from './watchdogs.ts';
 export { RateProfile, learnProfile, zeroProbability } from './activity.ts';
 export { alertJson, registerAlertRoutes } from './http.ts';
 

@@ -103,6 +103,11 @@ export function createMetrics(
       help: 'Messages spooled and not yet processed, including retries waiting and mail not yet recorded in the database.',
       registers: r,
     }),
+    spoolUnreconciled: new Gauge({
+      name: `${p}spool_unreconciled`,
+      help: 'Messages the last reconciliation pass found out of step: journal records without a row, rows without their raw bytes.',
+      registers: r,
+    }),
     pipelineStalled: new Gauge({
       name: `${p}pipeline_stalled_seconds`,
       help: 'How long the pipeline has not moved (no intake, no outcome committed) while mail waits; 0 when idle or moving.',

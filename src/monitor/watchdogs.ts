@@ -47,7 +47,8 @@ const RECENT_OVERLAP_MS = HOUR_MS;
 /** How far back the first canary lookup goes. */
 const CANARY_LOOKBACK_MS = 2 * DAY_MS;
 
-const CHECKS = {
+/** What a person should check, per built-in alert (also each notification's `check`). */
+export const CHECKS = {
   NoMailProcessed:
     'Is mail still reaching this node? Check the forwarding rules of the restaurant mailboxes and the DNS MX, that port 25 is open (firewall, provider), the SMTP log for refused sessions, and ota_inbound_smtp_messages_total by result.',
   SourceSilent:
@@ -56,6 +57,8 @@ const CHECKS = {
     "Check this store's mailbox forwarding (disabled, or a forwarding verification that expired), and that its recipient address still routes to the store (`routes`).",
   PipelineStalled:
     'Mail is waiting but nothing has been recorded or processed: check the log for a database that is locked (another process holding a write transaction), unreachable or out of disk. Accepted mail is safe in the spool and is taken in once the database answers.',
+  SpoolUnreconciled:
+    'The journal and the database disagreed: `ota-inbound verify` lists the spool ids. Records without a row were recorded again (they are processed like new mail); rows without raw bytes are dead-lettered as SPOOL_MISSING. Look in the log for what caused it (a restored database backup, a copied data directory, a bug) before marking them handled.',
   ProcessingLag:
     'The pipeline is not keeping up or is stuck: check the log for parse timeouts and worker crashes, whether the database is locked or its disk full, and ota_inbound_processing_failures_total by reason.',
   MessagesDeadLettered:

@@ -35,6 +35,7 @@ import { backoffMs } from '../shared/index.ts';
 
 export { ParserPool } from './pool.ts';
 export { InflightLog } from './inflight.ts';
+export { reconcile, unreconciled, type ReconcileReport } from './reconcile.ts';
 export { replay, type ReplayReport, type ReplaySelection, type ReplayChange } from './replay.ts';
 
 /** Records inserted per transaction while recovering a backlog from the spool. */

@@ -343,7 +343,7 @@ export class Journal {
     if (last === null || last.kind === 'record' || last.end < size) return size;
     const fh = await fsp.open(path.join(this.dir, segmentName(segment)), 'r');
     try {
-      return (await wholeRecordAt(fh, last.offset, size)) ? size : last.offset;
+      return (await wholeRecordAt(new SegmentReader(fh), last.offset, size)) ? size : last.offset;
     } finally {
       await fh.close();
     }
@@ -354,9 +354,9 @@ export class Journal {
    * of messages spooled but not yet taken by the consumer, rebuilds, the
    * reconciler). Damage never stops a scan: it resumes at the next valid record.
    */
-  async *scan(from: SpoolCursor, opts: { verify?: boolean } = {}): AsyncGenerator<ScanEntry> {
+  async *scan(from: SpoolCursor, opts: { verify?: boolean; onlySegment?: boolean } = {}): AsyncGenerator<ScanEntry> {
     for (const seg of await this.segments()) {
-      if (seg < from.segment) continue;
+      if (seg < from.segment || (opts.onlySegment && seg !== from.segment)) continue;
       yield* this.scanSegment(seg, seg === from.segment ? from.offset : 0, { verify: opts.verify ?? false });
     }
   }
@@ -369,14 +369,15 @@ export class Journal {
     const fh = await fsp.open(path.join(this.dir, segmentName(segment)), 'r');
     try {
       const { size } = await fh.stat();
+      const r = new SegmentReader(fh);
       let pos = fromOffset;
       while (pos < size) {
-        let rec = await recordAt(fh, segment, pos, size, opts.verify);
+        let rec = await recordAt(r, segment, pos, size, opts.verify);
         // A damaged length field can frame a record over its neighbour: when no
         // frame starts where this record claims to end, trust it only if its
         // checksum holds over exactly those bytes.
-        if (rec && !opts.verify && rec.end < size && !(await frameStartsAt(fh, rec.end))) {
-          rec = await recordAt(fh, segment, pos, size, true);
+        if (rec && !opts.verify && rec.end < size && !(await frameStartsAt(r, rec.end))) {
+          rec = await recordAt(r, segment, pos, size, true);
           if (rec && !rec.crcOk) rec = null;
         }
         if (rec) {
@@ -384,9 +385,9 @@ export class Journal {
           pos = rec.end;
           continue;
         }
-        const next = await nextValidRecord(fh, segment, pos + 1, size);
+        const next = await nextValidRecord(r, segment, pos + 1, size);
         const end = next ?? size;
-        yield { kind: 'damage', segment, offset: pos, end, id: await salvageId(fh, pos, end) };
+        yield { kind: 'damage', segment, offset: pos, end, id: await salvageId(r, pos, end) };
         pos = end;
       }
     } finally {
@@ -509,33 +510,52 @@ function parseHeader(header: Buffer): RecordHeader | null {
   }
 }
 
-async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.alloc(length);
-  const { bytesRead } = await fh.read(buf, 0, length, position);
-  return bytesRead === length ? buf : buf.subarray(0, bytesRead);
+/** How much a scan reads ahead: frames and headers of many records come from one read. */
+const READ_AHEAD_BYTES = 1024 * 1024;
+
+/** Positional reads of one segment through a read-ahead window (scans read small pieces in order). */
+class SegmentReader {
+  private window: Buffer = Buffer.alloc(0);
+  private windowAt = 0;
+  constructor(private readonly fh: FileHandle) {}
+
+  async read(position: number, length: number): Promise<Buffer> {
+    if (position >= this.windowAt && position + length <= this.windowAt + this.window.length)
+      return this.window.subarray(position - this.windowAt, position - this.windowAt + length);
+    if (length > READ_AHEAD_BYTES / 2) return this.direct(position, length);
+    this.window = await this.direct(position, READ_AHEAD_BYTES);
+    this.windowAt = position;
+    return this.window.subarray(0, Math.min(length, this.window.length));
+  }
+
+  private async direct(position: number, length: number): Promise<Buffer> {
+    const buf = Buffer.alloc(length);
+    const { bytesRead } = await this.fh.read(buf, 0, length, position);
+    return bytesRead === length ? buf : buf.subarray(0, bytesRead);
+  }
 }
 
 /** The record framed at `pos`, or null when the bytes there do not frame as one (damage, or a torn tail). */
 async function recordAt(
-  fh: FileHandle,
+  r: SegmentReader,
   segment: number,
   pos: number,
   size: number,
   verify: boolean,
 ): Promise<ScannedRecord | null> {
   if (pos + FRAME_BYTES > size) return null;
-  const frame = await readAt(fh, pos, FRAME_BYTES);
+  const frame = await r.read(pos, FRAME_BYTES);
   if (frame.readUInt32LE(0) !== MAGIC) return null;
   const headerLength = frame.readUInt32LE(4);
   const bodyLength = frame.readUInt32LE(8);
   const end = pos + FRAME_BYTES + headerLength + bodyLength;
   if (headerLength === 0 || headerLength > MAX_HEADER_BYTES || end > size) return null;
-  const header = await readAt(fh, pos + FRAME_BYTES, headerLength);
+  const header = await r.read(pos + FRAME_BYTES, headerLength);
   const meta = parseHeader(header);
   if (!meta) return null;
   let crcOk = true;
   if (verify) {
-    const body = await readAt(fh, pos + FRAME_BYTES + headerLength, bodyLength);
+    const body = await r.read(pos + FRAME_BYTES + headerLength, bodyLength);
     crcOk = zlib.crc32(body, zlib.crc32(header)) >>> 0 === frame.readUInt32LE(12);
   }
   return {
@@ -551,22 +571,22 @@ async function recordAt(
 }
 
 /** True when a frame magic is at `pos`. */
-async function frameStartsAt(fh: FileHandle, pos: number): Promise<boolean> {
-  const magic = await readAt(fh, pos, MAGIC_BYTES.length);
+async function frameStartsAt(r: SegmentReader, pos: number): Promise<boolean> {
+  const magic = await r.read(pos, MAGIC_BYTES.length);
   return magic.equals(MAGIC_BYTES);
 }
 
 /** Offset of the first record after damage whose frame, header and checksum all hold; null when none follows. */
-async function nextValidRecord(fh: FileHandle, segment: number, from: number, size: number): Promise<number | null> {
+async function nextValidRecord(r: SegmentReader, segment: number, from: number, size: number): Promise<number | null> {
   for (let chunkAt = from; chunkAt < size; chunkAt += RESYNC_CHUNK_BYTES) {
     // Overlap chunks by the magic's length so a frame across a boundary is found.
-    const chunk = await readAt(fh, chunkAt, Math.min(RESYNC_CHUNK_BYTES + MAGIC_BYTES.length, size - chunkAt));
+    const chunk = await r.read(chunkAt, Math.min(RESYNC_CHUNK_BYTES + MAGIC_BYTES.length, size - chunkAt));
     for (
       let i = chunk.indexOf(MAGIC_BYTES);
       i !== -1 && i < RESYNC_CHUNK_BYTES;
       i = chunk.indexOf(MAGIC_BYTES, i + 1)
     ) {
-      const candidate = await recordAt(fh, segment, chunkAt + i, size, true);
+      const candidate = await recordAt(r, segment, chunkAt + i, size, true);
       if (candidate?.crcOk) return chunkAt + i;
     }
   }
@@ -574,8 +594,8 @@ async function nextValidRecord(fh: FileHandle, segment: number, from: number, si
 }
 
 /** The spool id written in a damaged span's header, when it can still be read. */
-async function salvageId(fh: FileHandle, pos: number, end: number): Promise<string | null> {
-  const bytes = await readAt(fh, pos, Math.min(SALVAGE_BYTES, end - pos));
+async function salvageId(r: SegmentReader, pos: number, end: number): Promise<string | null> {
+  const bytes = await r.read(pos, Math.min(SALVAGE_BYTES, end - pos));
   return SPOOL_ID_IN_HEADER.exec(bytes.toString('latin1'))?.[1] ?? null;
 }
 
@@ -584,14 +604,14 @@ async function salvageId(fh: FileHandle, pos: number, end: number): Promise<stri
  * as framed, or with one of its two length fields damaged and the checksum
  * confirming the repaired reading. A torn write is always shorter than its frame.
  */
-async function wholeRecordAt(fh: FileHandle, pos: number, size: number): Promise<boolean> {
+async function wholeRecordAt(r: SegmentReader, pos: number, size: number): Promise<boolean> {
   if (pos + FRAME_BYTES > size) return false;
-  const frame = await readAt(fh, pos, FRAME_BYTES);
+  const frame = await r.read(pos, FRAME_BYTES);
   const headerLength = frame.readUInt32LE(4);
   const bodyLength = frame.readUInt32LE(8);
   const available = size - pos - FRAME_BYTES;
   if (headerLength + bodyLength === available) return true;
   const crc = frame.readUInt32LE(12);
-  const content = await readAt(fh, pos + FRAME_BYTES, available);
+  const content = await r.read(pos + FRAME_BYTES, available);
   return zlib.crc32(content) >>> 0 === crc;
 }

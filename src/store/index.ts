@@ -176,6 +176,12 @@ export class Store {
       ),
       pendingExists: db.prepare(`SELECT 1 FROM messages WHERE state = 'pending' LIMIT 1`),
       dueExists: db.prepare(`SELECT 1 FROM messages WHERE state = 'failed' AND next_attempt_at <= ? LIMIT 1`),
+      rowsInSegment: db.prepare(
+        'SELECT id, spool_offset, header_length, raw_path, raw_purged_at, state FROM messages WHERE spool_segment = ?',
+      ),
+      segmentsWithRows: db.prepare(
+        'SELECT DISTINCT spool_segment AS segment FROM messages WHERE raw_path IS NULL AND raw_purged_at IS NULL',
+      ),
       setCursor: db.prepare('UPDATE spool_cursor SET segment = ?, offset = ? WHERE id = 1'),
       insertDamage: db.prepare(
         `INSERT OR IGNORE INTO spool_damage (segment, offset, end_offset, spool_id, detected_at) VALUES (@segment, @offset, @end, @id, @now)`,
@@ -294,6 +300,21 @@ export class Store {
       error: `its journal record at ${d.segment}:${d.offset} (${d.end - d.offset} bytes) is damaged; the bytes are kept in the segment`,
       now,
     });
+  }
+
+  /** The message rows indexed in one journal segment (the reconciler compares them with the segment). */
+  rowsInSegment(
+    segment: number,
+  ): Pick<MessageRow, 'id' | 'spool_offset' | 'header_length' | 'raw_path' | 'raw_purged_at' | 'state'>[] {
+    return this.stmts.rowsInSegment.all(segment) as Pick<
+      MessageRow,
+      'id' | 'spool_offset' | 'header_length' | 'raw_path' | 'raw_purged_at' | 'state'
+    >[];
+  }
+
+  /** Segments that rows still expect their raw bytes in (not moved to kept/, not purged). */
+  segmentsWithRows(): number[] {
+    return (this.stmts.segmentsWithRows.all() as { segment: number }[]).map((r) => r.segment);
   }
 
   /** Damaged journal spans not yet resolved (reconciler, status, retention). */
