@@ -37,12 +37,7 @@ import {
   splitReading,
 } from './values.ts';
 
-export {
-  validateSiteDefinition,
-  SiteDefinitionError,
-  GENERIC_LABELS,
-  EVENT_PRECEDENCE,
-} from './sites.ts';
+export { validateSiteDefinition, SiteDefinitionError, GENERIC_LABELS, EVENT_PRECEDENCE } from './sites.ts';
 export {
   parsePartySize,
   parsePhone,
@@ -418,9 +413,12 @@ function digestEntries(lines: string[], rawLines: string[]): DigestEntry[] {
     if (!time?.time || !party) continue;
     const tokens = (rawLines[i] as string)
       .split(' ')
-      .map((t) => t.replace(/^[■□◆◇●○・*\-★☆▶>|【\[(（]+|[】\])）:：、,]+$/gu, ''))
+      .map((t) => t.replace(/^[■□◆◇●○・*\-★☆▶>|【[(（]+|[】\])）:：、,]+$/gu, ''))
       .filter((t) => t !== '' && !/[0-9０-９]/.test(t) && t !== '様' && t !== 'さま' && t !== '名様');
-    const name = tokens.join(' ').replace(/ ?(?:様|さま)$/, '').trim();
+    const name = tokens
+      .join(' ')
+      .replace(/ ?(?:様|さま)$/, '')
+      .trim();
     entries.push({ time: time.time, partySize: Number(party[1]), guestName: name === '' ? null : name });
   }
   return entries;
@@ -513,8 +511,7 @@ function extractReservation(
     timeInvalid = newDT.invalidTime;
   }
   if (timeInvalid) reasons.push('invalid:visitTime');
-  const oldTime =
-    timeRaw.from !== undefined ? (findTime(nfkc(timeRaw.from))?.time ?? null) : (oldDT?.time ?? null);
+  const oldTime = timeRaw.from !== undefined ? (findTime(nfkc(timeRaw.from))?.time ?? null) : (oldDT?.time ?? null);
   noteChange('visitDate', oldDT?.date ?? null, visitDate);
   noteChange('visitTime', oldTime, visitTime);
 

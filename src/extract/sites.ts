@@ -183,7 +183,7 @@ export function checkPatternList(v: unknown, at0: string, allowed: readonly stri
     const at = `${at0}[${i}]`;
     if (!isObject(p)) return problems.push(`${at}: must be an object with "regex" and "fields"`);
     checkKeys(p, at, ['regex', 'flags', 'fields'], problems);
-    const flags = p.flags === undefined ? '' : p.flags;
+    const flags: unknown = p.flags ?? '';
     if (typeof flags !== 'string' || !/^[imsu]*$/.test(flags))
       problems.push(`${at}.flags: only i, m, s and u are allowed`);
     const groups = regexProblems(p.regex, `${at}.regex`, problems, typeof flags === 'string' ? flags : '');
@@ -353,7 +353,11 @@ export const GENERIC_LABELS: Record<LabelField, string[]> = {
     'Confirmation no.',
     'Reservation ID',
     'Reservation number',
+    'Reservation',
     'Booking ID',
+    'Booking reference',
+    'Booking number',
+    'Reference',
   ],
   visitDate: [
     '来店日時',

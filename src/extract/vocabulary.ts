@@ -210,7 +210,7 @@ export function compileVocabulary(def: VocabularyDefinition): Vocabulary {
  */
 export function stripSubjectPrefixes(subject: string, vocabulary: Vocabulary): string {
   let s = subject.trim();
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     const lower = s.toLowerCase();
     for (const prefix of vocabulary.prefixes) {
@@ -264,8 +264,11 @@ export function scoreClasses(
     if (p.subject && subject.includes(p.text)) add(p.cls, p.score * vocabulary.subjectWeight);
     else if (p.body && body.includes(p.text)) add(p.cls, p.score);
   }
-  for (const [cls, markers] of Object.entries(site) as Array<[VocabularyClass, { subject: string[]; body: string[] }]>) {
-    if (markers.subject.some((m) => subject.includes(m))) add(cls, vocabulary.siteMarkerScore * vocabulary.subjectWeight);
+  for (const [cls, markers] of Object.entries(site) as Array<
+    [VocabularyClass, { subject: string[]; body: string[] }]
+  >) {
+    if (markers.subject.some((m) => subject.includes(m)))
+      add(cls, vocabulary.siteMarkerScore * vocabulary.subjectWeight);
     if (markers.body.some((m) => body.includes(m))) add(cls, vocabulary.siteMarkerScore);
   }
   return scores;
@@ -294,9 +297,7 @@ export function decide(vocabulary: Vocabulary, scores: Map<VocabularyClass, numb
         : b,
     )
     .filter((b) => b.cls !== 'request-cancel')
-    .map((b) =>
-      b.cls === 'request' && (scores.get('request-cancel') ?? 0) > 0 ? { cls: b.cls, score: 0 } : b,
-    )
+    .map((b) => (b.cls === 'request' && (scores.get('request-cancel') ?? 0) > 0 ? { cls: b.cls, score: 0 } : b))
     .sort((a, b) => b.score - a.score);
   const best = booking[0]!;
   let other: { cls: VocabularyClass; score: number } | null = null;

@@ -184,7 +184,7 @@ export async function parseMessage(raw: Buffer): Promise<ParsedMessage> {
 }
 
 function chooseBody(parts: RawParts, warnings: string[]): { text: string; rawText: string; htmlDerived: boolean } {
-  let plain = parts.text;
+  const plain = parts.text;
   if (plain.length > MAX_TEXT_CHARS) warnings.push('text-truncated');
   const trimmedLength = plain.trim().length;
   const placeholder =

@@ -32,6 +32,23 @@ describe('fixture corpus', () => {
     }
   });
 
+  it('records the provenance of every fixture in test/fixtures/README.md', () => {
+    const readme = readFileSync(join(FIXTURES, 'README.md'), 'utf8');
+    for (const file of files) expect(readme, relative(FIXTURES, file)).toContain(`| \`${relative(FIXTURES, file)}\` |`);
+  });
+
+  it('has at least three unconfigured sites through the generic path, and non-bookings from known senders', () => {
+    const generic = files.filter((f) => f.includes('/unconfigured/'));
+    const domains = new Set(
+      generic.map(
+        (f) =>
+          (JSON.parse(readFileSync(f.replace(/\.eml$/, '.json'), 'utf8')) as { senderDomain: string }).senderDomain,
+      ),
+    );
+    expect(domains.size).toBeGreaterThanOrEqual(3);
+    expect(files.filter((f) => f.split('/').pop()!.startsWith('not-')).length).toBeGreaterThanOrEqual(5);
+  });
+
   it.each(files.map((f) => [relative(FIXTURES, f), f]))('%s', async (_name, file) => {
     const expected: unknown = JSON.parse(readFileSync(file.replace(/\.eml$/, '.json'), 'utf8'));
     const analysis = await analyze(readFileSync(file), sites);
