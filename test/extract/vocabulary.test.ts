@@ -1,6 +1,6 @@
 /**
  * The shared event vocabulary, the subject, the booking-evidence rule, free
- * text as written and the reading split — the parts issue 14 added, checked
+ * text as written and the reading split, checked
  * one by one on small messages (the fixture corpus checks them on whole mails).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
