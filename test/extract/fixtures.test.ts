@@ -49,6 +49,19 @@ describe('fixture corpus', () => {
     expect(files.filter((f) => f.split('/').pop()!.startsWith('not-')).length).toBeGreaterThanOrEqual(5);
   });
 
+  it('has at least three wordings of every event a site sends', () => {
+    const count = new Map<string, number>();
+    for (const file of files) {
+      const x = JSON.parse(readFileSync(file.replace(/\.eml$/, '.json'), 'utf8')) as {
+        source: string | null;
+        event: string | null;
+      };
+      if (x.source !== null && x.event !== null)
+        count.set(`${x.source} ${x.event}`, (count.get(`${x.source} ${x.event}`) ?? 0) + 1);
+    }
+    for (const [key, n] of count) expect(n, key).toBeGreaterThanOrEqual(3);
+  });
+
   it.each(files.map((f) => [relative(FIXTURES, f), f]))('%s', async (_name, file) => {
     const expected: unknown = JSON.parse(readFileSync(file.replace(/\.eml$/, '.json'), 'utf8'));
     const analysis = await analyze(readFileSync(file), sites);
