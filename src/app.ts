@@ -32,6 +32,13 @@ import { acquireLock } from './lock.ts';
 import { purge } from './retention/index.ts';
 import { MINUTE_MS } from './shared/index.ts';
 
+/**
+ * Digests received this long ago (ms) still count for the digest-missing
+ * gauge: a daily list is about today or tomorrow, and after three days a gap
+ * nobody handled is history, kept in the review queue.
+ */
+const DIGEST_CHECK_WINDOW_MS = 3 * 24 * 60 * 60 * 1000;
+
 export interface AppOptions {
   log: Logger;
   clock?: () => number;
@@ -191,6 +198,11 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
     metrics.spoolPending.set(b.waiting + pipeline.unrecordedCount);
     metrics.pipelineStalled.set(stalledSeconds());
     metrics.spoolOldestPendingAge.set(b.oldestAt ? Math.max(0, clock() - b.oldestAt) / 1000 : 0);
+  });
+  collectOnScrape(metrics.digestMissing, () => {
+    metrics.digestMissing.reset();
+    for (const m of store.digests.missingBySource(clock() - DIGEST_CHECK_WINDOW_MS))
+      metrics.digestMissing.set({ source: m.source }, m.missing);
   });
   collectOnScrape(metrics.spoolFreeBytes, async () => {
     metrics.spoolFreeBytes.set(await spool.freeBytes());

@@ -4,13 +4,16 @@
  * it runs inside worker threads and reports doubts as review reasons.
  */
 
-import { findTime, formatDate, parseMessage, JST_OFFSET_MS } from '../parse/index.ts';
+import { findDate, findTime, formatDate, normalizeText, parseMessage, JST_OFFSET_MS } from '../parse/index.ts';
 import type { MailAddress, ParsedMessage } from '../parse/index.ts';
 import { scanLabels } from './labels.ts';
-import { compileSites } from './sites.ts';
+import { compileSites, loadSiteDefinitions as loadSites } from './sites.ts';
 import type { CompiledMarkers, CompiledSite } from './sites.ts';
+import { decide, defaultVocabulary, scoreClasses, scoringBody, stripSubjectPrefixes } from './vocabulary.ts';
+import type { Vocabulary } from './vocabulary.ts';
 import type {
   Analysis,
+  DigestEntry,
   DigestMeta,
   Extraction,
   FieldChange,
@@ -31,16 +34,30 @@ import {
   parseReservationId,
   parseText,
   splitChange,
+  splitReading,
 } from './values.ts';
 
+export { validateSiteDefinition, SiteDefinitionError, GENERIC_LABELS, EVENT_PRECEDENCE } from './sites.ts';
 export {
-  loadSiteDefinitions,
-  validateSiteDefinition,
-  SiteDefinitionError,
-  GENERIC_LABELS,
-  EVENT_PRECEDENCE,
-} from './sites.ts';
-export { parsePartySize, parsePhone, parseName, parseDateTime, splitChange, parseReservationId } from './values.ts';
+  parsePartySize,
+  parsePhone,
+  parseName,
+  parseDateTime,
+  splitChange,
+  splitReading,
+  parseReservationId,
+} from './values.ts';
+export {
+  loadVocabulary,
+  defaultVocabulary,
+  validateVocabulary,
+  stripSubjectPrefixes,
+  scoreClasses,
+  decide,
+  SHIPPED_VOCABULARY_FILE,
+  VOCABULARY_CLASSES,
+} from './vocabulary.ts';
+export type { Vocabulary, VocabularyClass, VocabularyDefinition, Verdict } from './vocabulary.ts';
 export { scanLabels, splitLabelLine } from './labels.ts';
 export { SOURCES, KINDS, EVENTS, LABEL_FIELDS, REQUIRABLE_FIELDS } from './types.ts';
 export type * from './types.ts';
@@ -50,6 +67,8 @@ export type { ParsedMessage, MailAddress } from '../parse/index.ts';
 export interface ExtractOptions {
   /** Reference instant for year inference when the message has no usable Date. Default: the current time. */
   now?: Date;
+  /** The event vocabulary; default: the shipped config/vocabulary.json. */
+  vocabulary?: Vocabulary;
 }
 
 /**
@@ -100,9 +119,27 @@ const GENERIC_VERIFICATIONS: ReadonlyArray<{
  * Parses and analyses one raw message with the given site definitions.
  * Rejects only when the MIME structure itself cannot be parsed.
  */
-export async function analyze(raw: Buffer, sites: readonly SiteDefinition[]): Promise<Analysis> {
-  return extract(await parseMessage(raw), sites);
+export async function analyze(
+  raw: Buffer,
+  sites: readonly SiteDefinition[],
+  opts: ExtractOptions = {},
+): Promise<Analysis> {
+  return extract(await parseMessage(raw), sites, opts);
 }
+
+/**
+ * Loads the site definitions (see sites.ts) and checks the shipped event
+ * vocabulary with them, so that a broken vocabulary stops start-up too.
+ */
+export function loadSiteDefinitions(dirs: string[]): SiteDefinition[] {
+  defaultVocabulary();
+  return loadSites(dirs);
+}
+
+/** The label table of the generic path: every generic alias, no site's additions. */
+const GENERIC_SITE: CompiledSite = compileSites([
+  Object.freeze({ source: 'generic', name: 'generic', senders: { domains: ['generic.invalid'] }, dkimDomains: [] }),
+])[0]!;
 
 /**
  * Classifies a parsed message (site, kind, event) and extracts the
@@ -112,10 +149,17 @@ export async function analyze(raw: Buffer, sites: readonly SiteDefinition[]): Pr
  */
 export function extract(parsed: ParsedMessage, sites: readonly SiteDefinition[], opts: ExtractOptions = {}): Analysis {
   const compiled = compileSites(sites);
-  const subject = parsed.subject.toLowerCase();
+  const vocabulary = opts.vocabulary ?? defaultVocabulary();
+  const cleanSubject = stripSubjectPrefixes(parsed.subject, vocabulary);
+  const subject = cleanSubject.toLowerCase();
   const body = parsed.text.toLowerCase();
   const lines = parsed.text.split('\n');
+  const written = parsed.rawText.split('\n');
+  // The two texts have the same lines by construction; if not, values come from the normalised one.
+  const rawLines = written.length === lines.length ? written : lines;
+  const scoring = scoringBody(lines);
   const reference = parsed.date ?? opts.now ?? new Date();
+  const senderDomain = domainOf(parsed.from) ?? domainOf(parsed.outerFrom);
 
   const meta: Analysis['meta'] = {
     messageId: parsed.messageId,
@@ -128,8 +172,11 @@ export function extract(parsed: ParsedMessage, sites: readonly SiteDefinition[],
     htmlDerived: parsed.htmlDerived,
     digest: null,
     verification: null,
+    nonBooking: null,
     warnings: [...parsed.warnings],
   };
+  const empty = (kind: Kind, source: Source | null): Extraction => emptyExtraction(kind, source, senderDomain);
+  const text: MailText = { cleanSubject, lines, rawLines, reference };
 
   const site = identifySite(compiled, parsed, subject, body);
   if (site === null) {
@@ -138,9 +185,23 @@ export function extract(parsed: ParsedMessage, sites: readonly SiteDefinition[],
     );
     if (generic) {
       meta.verification = verification(generic.codePatterns, generic.urlPatterns, parsed.subject, lines);
-      return { extraction: emptyExtraction('verification', null), meta };
+      return { extraction: empty('verification', null), meta };
     }
-    return { extraction: emptyExtraction('unknown', null), meta };
+    // No site file matches: read it with the generic labels, and trust nothing without a person.
+    const verdict = decide(vocabulary, scoreClasses(vocabulary, subject, scoring));
+    if (verdict.kind === 'event' || verdict.kind === 'none') {
+      const event = verdict.kind === 'event' ? verdict.event : null;
+      const { extraction, labelled } = extractReservation(GENERIC_SITE, event, text, vocabulary, senderDomain);
+      if (labelled >= MIN_GENERIC_LABELLED_FIELDS && hasBookingEvidence(extraction)) {
+        extraction.source = null;
+        if (verdict.kind === 'none' && verdict.reason) replaceReason(extraction, 'unknown:event', verdict.reason);
+        extraction.reviewReasons.unshift('unconfigured-site');
+        extraction.needsReview = true;
+        return { extraction, meta };
+      }
+    }
+    if (verdict.kind === 'non-booking') meta.nonBooking = verdict.what.slice(NON_BOOKING_PREFIX.length);
+    return { extraction: empty('unknown', null), meta };
   }
 
   const source = site.source as Source;
@@ -151,29 +212,89 @@ export function extract(parsed: ParsedMessage, sites: readonly SiteDefinition[],
       parsed.subject,
       lines,
     );
-    return { extraction: emptyExtraction('verification', source), meta };
+    return { extraction: empty('verification', source), meta };
   }
-  if (site.digest && markersMatch(site.digest, subject, body)) {
-    meta.digest = digest(site.digest.countPatterns, parsed.subject, lines, reference);
-    return { extraction: emptyExtraction('digest', source), meta };
+  const verdict = decide(vocabulary, scoreClasses(vocabulary, subject, scoring, site.phrases));
+  if (verdict.kind === 'verification') {
+    meta.verification = verification(
+      [...(site.verification?.codePatterns ?? []), ...vocabulary.verificationCodePatterns],
+      site.verification?.urlPatterns ?? [],
+      parsed.subject,
+      lines,
+    );
+    return { extraction: empty('verification', source), meta };
   }
-  const event = classifyEvent(site, subject, body);
-  const extraction = extractReservation(site, event, lines, reference);
-  if (event === null && extraction.reservationId === null && extraction.visitDate === null) {
-    // The site's newsletters and notices: stored and visible, not a booking.
-    return { extraction: emptyExtraction('unknown', source), meta };
+  if (verdict.kind === 'digest') {
+    meta.digest = digest(
+      [...(site.digest?.countPatterns ?? []), ...vocabulary.digestCountPatterns],
+      parsed.subject,
+      lines,
+      rawLines,
+      reference,
+    );
+    return { extraction: empty('digest', source), meta };
   }
+  if (verdict.kind === 'non-booking') {
+    // Reviews, newsletters, point summaries, surveys, notices: stored and visible, never a booking.
+    meta.nonBooking = verdict.what.slice(NON_BOOKING_PREFIX.length);
+    return { extraction: empty('unknown', source), meta };
+  }
+  const event = verdict.kind === 'event' ? verdict.event : null;
+  const { extraction } = extractReservation(site, event, text, vocabulary, senderDomain);
+  if (verdict.kind === 'none' && verdict.reason) replaceReason(extraction, 'unknown:event', verdict.reason);
+  if (!hasBookingEvidence(extraction)) return { extraction: empty('unknown', source), meta };
   return { extraction, meta };
+}
+
+const NON_BOOKING_PREFIX = 'non-booking:';
+/**
+ * The generic path needs this many booking fields found by their labels
+ * (id, date, time, party, name, phone): a sale mail with one "日付:" line is
+ * not a reservation.
+ */
+const MIN_GENERIC_LABELLED_FIELDS = 3;
+
+/**
+ * The booking-evidence rule (docs/sites.md): a reservation needs a visit date
+ * and one of time, party size or booking id — or a booking id under a
+ * recognised event (a cancel that names only the booking).
+ */
+export function hasBookingEvidence(x: Extraction): boolean {
+  if (x.visitDate !== null && (x.visitTime !== null || x.partySize !== null || x.reservationId !== null)) return true;
+  return x.reservationId !== null && x.event !== null;
+}
+
+function replaceReason(x: Extraction, from: string, to: string): void {
+  const i = x.reviewReasons.indexOf(from);
+  if (i !== -1) x.reviewReasons[i] = to;
+}
+
+function domainOf(address: MailAddress | null): string | null {
+  if (!address) return null;
+  const at = address.address.lastIndexOf('@');
+  if (at === -1 || at === address.address.length - 1) return null;
+  return address.address.slice(at + 1).toLowerCase();
+}
+
+interface MailText {
+  /** The subject without forwarding/reply prefixes, normalised. */
+  cleanSubject: string;
+  /** Body lines, normalised (matching). */
+  lines: string[];
+  /** The same lines as written (values a person reads). */
+  rawLines: string[];
+  reference: Date;
 }
 
 function mailbox(address: MailAddress | null): MailboxMeta | null {
   return address ? { address: address.address, name: address.name } : null;
 }
 
-function emptyExtraction(kind: Kind, source: Source | null): Extraction {
+function emptyExtraction(kind: Kind, source: Source | null, senderDomain: string | null): Extraction {
   return {
     kind,
     source,
+    senderDomain,
     event: null,
     reservationId: null,
     visitDate: null,
@@ -232,13 +353,6 @@ function identifySite(
   return bestScore >= MIN_SITE_SCORE ? best : null;
 }
 
-function classifyEvent(site: CompiledSite, subject: string, body: string): ReservationEvent | null {
-  // The subject is the site's own summary: trust it over body wording.
-  for (const { event, markers } of site.events) if (anyIn(markers.subject, subject)) return event;
-  for (const { event, markers } of site.events) if (anyIn(markers.body, body)) return event;
-  return null;
-}
-
 function firstGroup(patterns: RegExp[], texts: readonly string[]): string | null {
   for (const re of patterns) {
     for (const text of texts) {
@@ -258,7 +372,13 @@ function verification(
   return { code: firstGroup(codePatterns, [subject, ...lines]), url: firstGroup(urlPatterns, lines) };
 }
 
-function digest(countPatterns: RegExp[], subject: string, lines: string[], reference: Date): DigestMeta {
+function digest(
+  countPatterns: RegExp[],
+  subject: string,
+  lines: string[],
+  rawLines: string[],
+  reference: Date,
+): DigestMeta {
   const count = firstGroup(countPatterns, [subject, ...lines]);
   let date: string | null = null;
   // The list's day is announced in the subject or at the top of the body.
@@ -271,18 +391,66 @@ function digest(countPatterns: RegExp[], subject: string, lines: string[], refer
     const local = new Date(reference.getTime() + JST_OFFSET_MS);
     date = formatDate(local.getUTCFullYear(), local.getUTCMonth() + 1, local.getUTCDate());
   }
-  return { date, count: count === null ? null : Number(count) };
+  return { date, count: count === null ? null : Number(count), entries: digestEntries(lines, rawLines) };
+}
+
+/** A daily list names at most this many bookings we keep (a restaurant's day; more is not a list). */
+const MAX_DIGEST_ENTRIES = 500;
+const DIGEST_PARTY = /(?<![\d:])(\d{1,3}) ?(?:名様|名|人)/;
+
+/**
+ * The bookings a daily list names: every line with a clock time and a party
+ * size (`18:00 山本 一郎 様 2名`, `・19:30 2名 松本様`). The name is what is left
+ * of the line as written, without numbers, bullets and honorific.
+ */
+function digestEntries(lines: string[], rawLines: string[]): DigestEntry[] {
+  const entries: DigestEntry[] = [];
+  for (let i = 0; i < lines.length && entries.length < MAX_DIGEST_ENTRIES; i++) {
+    const line = lines[i] as string;
+    if (line.length > 200) continue;
+    const time = findTime(line);
+    const party = DIGEST_PARTY.exec(line);
+    if (!time?.time || !party) continue;
+    const tokens = (rawLines[i] as string)
+      .split(' ')
+      .map((t) => t.replace(/^[■□◆◇●○・*\-★☆▶>|【[(（]+|[】\])）:：、,]+$/gu, ''))
+      .filter((t) => t !== '' && !/[0-9０-９]/.test(t) && t !== '様' && t !== 'さま' && t !== '名様');
+    const name = tokens
+      .join(' ')
+      .replace(/ ?(?:様|さま)$/, '')
+      .trim();
+    entries.push({ time: time.time, partySize: Number(party[1]), guestName: name === '' ? null : name });
+  }
+  return entries;
 }
 
 type Value = string | number | null;
 
+// The fields whose label alone makes a mail read like a booking (generic path).
+const BOOKING_LABEL_FIELDS: readonly LabelField[] = [
+  'reservationId',
+  'visitDate',
+  'visitTime',
+  'partySize',
+  'guestName',
+  'phone',
+];
+
+/** NFKC for a value that is parsed (numbers, dates, times, phones, ids); free text stays as written. */
+function nfkc(value: string): string {
+  return normalizeText(value);
+}
+
 function extractReservation(
   site: CompiledSite,
   event: ReservationEvent | null,
-  lines: string[],
-  reference: Date,
-): Extraction {
-  const raw = scanLabels(lines, site.labels);
+  text: MailText,
+  vocabulary: Vocabulary,
+  senderDomain: string | null,
+): { extraction: Extraction; labelled: number } {
+  const { lines, rawLines, reference } = text;
+  const raw = scanLabels(rawLines, site.labels);
+  const labelled = BOOKING_LABEL_FIELDS.filter((f) => raw.main[f] !== undefined).length;
   if (raw.main.reservationId === undefined && site.bookingIdPatterns.length > 0) {
     const id = firstGroup(site.bookingIdPatterns, lines);
     if (id !== null) raw.main.reservationId = id;
@@ -298,6 +466,8 @@ function extractReservation(
       break;
     }
   }
+  // The subject fills what the body lacks (some sites put the booking id only there).
+  fromSubject(text.cleanSubject, vocabulary, raw.main);
 
   const reasons: string[] = [];
   const changes: Record<string, FieldChange> = {};
@@ -320,20 +490,20 @@ function extractReservation(
   };
 
   const reservationIdRaw = pick('reservationId');
-  const reservationId = reservationIdRaw.to !== undefined ? parseReservationId(reservationIdRaw.to) : null;
+  const reservationId = reservationIdRaw.to !== undefined ? parseReservationId(nfkc(reservationIdRaw.to)) : null;
 
   // Date and time: one "日時" value or separate date and time labels.
   const dateRaw = pick('visitDate');
   const timeRaw = pick('visitTime');
-  const newDT = dateRaw.to !== undefined ? parseDateTime(dateRaw.to, reference) : null;
-  const oldDT = dateRaw.from !== undefined ? parseDateTime(dateRaw.from, reference) : null;
+  const newDT = dateRaw.to !== undefined ? parseDateTime(nfkc(dateRaw.to), reference) : null;
+  const oldDT = dateRaw.from !== undefined ? parseDateTime(nfkc(dateRaw.from), reference) : null;
   // "8/30 18:30 → 19:00": the new side restates only what changed.
   const visitDate = newDT?.date ?? (newDT && !newDT.invalidDate ? (oldDT?.date ?? null) : null);
   if (newDT && visitDate === null) reasons.push('invalid:visitDate');
   let visitTime: string | null = null;
   let timeInvalid = false;
   if (timeRaw.to !== undefined) {
-    const t = findTime(timeRaw.to);
+    const t = findTime(nfkc(timeRaw.to));
     visitTime = t?.time ?? null;
     timeInvalid = visitTime === null;
   } else if (newDT) {
@@ -341,7 +511,7 @@ function extractReservation(
     timeInvalid = newDT.invalidTime;
   }
   if (timeInvalid) reasons.push('invalid:visitTime');
-  const oldTime = timeRaw.from !== undefined ? (findTime(timeRaw.from)?.time ?? null) : (oldDT?.time ?? null);
+  const oldTime = timeRaw.from !== undefined ? (findTime(nfkc(timeRaw.from))?.time ?? null) : (oldDT?.time ?? null);
   noteChange('visitDate', oldDT?.date ?? null, visitDate);
   noteChange('visitTime', oldTime, visitTime);
 
@@ -349,41 +519,49 @@ function extractReservation(
   const partyRaw = pick('partySize');
   let partySize: number | null = null;
   if (partyRaw.to !== undefined) {
-    const p = parsePartySize(partyRaw.to);
+    const p = parsePartySize(nfkc(partyRaw.to));
     partySize = p.value;
     if (p.problem) reasons.push(p.problem);
   } else if (raw.main.adults !== undefined) {
-    const adults = parsePartySize(raw.main.adults).value ?? 0;
-    const children = raw.main.children !== undefined ? (parsePartySize(raw.main.children).value ?? 0) : 0;
+    const adults = parsePartySize(nfkc(raw.main.adults)).value ?? 0;
+    const children = raw.main.children !== undefined ? (parsePartySize(nfkc(raw.main.children)).value ?? 0) : 0;
     partySize = adults + children > 0 ? adults + children : null;
   }
-  if (partyRaw.from !== undefined) noteChange('partySize', parsePartySize(partyRaw.from).value, partySize);
+  if (partyRaw.from !== undefined) noteChange('partySize', parsePartySize(nfkc(partyRaw.from)).value, partySize);
 
+  // A reading in parentheses after the name is the kana, unless a kana label says otherwise.
   const nameRaw = pick('guestName');
+  const kanaRaw = pick('guestNameKana');
+  const reading = nameRaw.to !== undefined ? splitReading(nameRaw.to.split('\n')[0]!) : null;
+  if (reading) {
+    nameRaw.to = reading.name;
+    if (kanaRaw.to === undefined) kanaRaw.to = reading.reading;
+  }
+  if (nameRaw.from !== undefined) nameRaw.from = splitReading(nameRaw.from)?.name ?? nameRaw.from;
   const guestName = nameField(nameRaw, 'guestName', reasons, noteChange);
-  const guestNameKana = nameField(pick('guestNameKana'), 'guestNameKana', reasons, noteChange);
+  const guestNameKana = nameField(kanaRaw, 'guestNameKana', reasons, noteChange);
 
   const phoneRaw = pick('phone');
   let phone: string | null = null;
   if (phoneRaw.to !== undefined) {
-    const p = parsePhone(phoneRaw.to);
+    const p = parsePhone(nfkc(phoneRaw.to));
     phone = p.value;
     if (p.problem) reasons.push(p.problem);
   }
-  if (phoneRaw.from !== undefined) noteChange('phone', parsePhone(phoneRaw.from).value, phone);
+  if (phoneRaw.from !== undefined) noteChange('phone', parsePhone(nfkc(phoneRaw.from)).value, phone);
 
-  const text = (field: 'course' | 'seats' | 'notes' | 'storeName'): string | null => {
+  const freeText = (field: 'course' | 'seats' | 'notes' | 'storeName'): string | null => {
     const r = pick(field);
     const value = r.to !== undefined ? parseText(r.to) : null;
     if (r.from !== undefined) noteChange(field, parseText(r.from), value);
     return value;
   };
-  const course = text('course');
-  const seats = text('seats');
-  const notes = text('notes');
-  const storeName = text('storeName');
+  const course = freeText('course');
+  const seats = freeText('seats');
+  const notes = freeText('notes');
+  const storeName = freeText('storeName');
   if (reservationIdRaw.from !== undefined)
-    noteChange('reservationId', parseReservationId(reservationIdRaw.from), reservationId);
+    noteChange('reservationId', parseReservationId(nfkc(reservationIdRaw.from)), reservationId);
 
   const values: Record<RequirableField, Value> = {
     reservationId,
@@ -405,9 +583,10 @@ function extractReservation(
     reasons.push('missing:' + field);
   }
 
-  return {
+  const extraction: Extraction = {
     kind: 'reservation',
     source: site.source as Source,
+    senderDomain,
     event,
     reservationId,
     visitDate,
@@ -424,6 +603,35 @@ function extractReservation(
     needsReview: reasons.length > 0,
     reviewReasons: reasons,
   };
+  return { extraction, labelled };
+}
+
+/**
+ * Fields the subject states (`【新規予約】山田 太郎様 11/09 19:00 2名`,
+ * `予約確定のお知らせ（IK-5531-0087）`), for the fields the body did not give:
+ * the vocabulary's subject patterns, then the first date and the time after it.
+ */
+function fromSubject(subject: string, vocabulary: Vocabulary, main: Partial<Record<LabelField, string>>): void {
+  if (subject === '') return;
+  for (const { regex, fields } of vocabulary.subjectPatterns) {
+    const m = regex.exec(subject);
+    if (!m) continue;
+    for (const [field, group] of fields) {
+      const value = m[group]?.trim();
+      if (value === undefined || value === '') continue;
+      if (field === 'guestName' && vocabulary.nameStopWords.some((w) => value.toLowerCase().includes(w))) continue;
+      main[field as LabelField] ??= value;
+    }
+  }
+  if (main.visitDate === undefined) {
+    const date = findDate(subject);
+    if (date) {
+      main.visitDate = subject.slice(date.index, date.end);
+      // A time in the subject counts only next to the date it belongs to.
+      const time = findTime(subject.slice(date.end));
+      if (time?.time && main.visitTime === undefined) main.visitTime = time.time;
+    }
+  }
 }
 
 function nameField(

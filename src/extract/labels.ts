@@ -36,6 +36,12 @@ const BULLETS = new Set([
   '+',
   '#',
   '|',
+  '＊',
+  '－',
+  '＞',
+  '＋',
+  '＃',
+  '｜',
 ]);
 const CLOSING_BRACKET: Record<string, string> = {
   '【': '】',
@@ -48,7 +54,15 @@ const CLOSING_BRACKET: Record<string, string> = {
   '「': '」',
   '〔': '〕',
   '(': ')',
+  '［': '］',
+  '＜': '＞',
+  '（': '）',
+  '｛': '｝',
 };
+// Label/value separators: the colon (ASCII and full-width) and a tab.
+const SEPARATORS = new Set([':', '：', '\t']);
+// Characters a rule line is made of (ASCII and full-width).
+const RULE_CHARS = new Set(['━', '-', '=', '─', '*', '_', '~', '・', '■', '－', '＝', '＿', '～', '〜', '＊', '―']);
 
 export type Section = 'main' | 'before';
 
@@ -76,14 +90,13 @@ export function splitLabelLine(line: string): SplitLine | null {
     const end = line.indexOf(closing, start + 1);
     if (end > start + 1 && end - start - 1 <= MAX_LABEL_CHARS) {
       let value = line.slice(end + 1).trim();
-      if (value.startsWith(':')) value = value.slice(1).trim();
+      if (value.startsWith(':') || value.startsWith('：')) value = value.slice(1).trim();
       return { label: line.slice(start + 1, end), value };
     }
   }
   let sep = -1;
   for (let i = start; i < line.length && i - start <= MAX_LABEL_CHARS; i++) {
-    const c = line[i];
-    if (c === ':' || c === '\t') {
+    if (SEPARATORS.has(line[i] as string)) {
       sep = i;
       break;
     }
@@ -96,19 +109,8 @@ function isBlankOrRule(line: string): boolean {
   const t = line.trim();
   if (t === '') return true;
   if (t.length < 4) return false;
-  const c = t[0];
-  if (
-    c !== '━' &&
-    c !== '-' &&
-    c !== '=' &&
-    c !== '─' &&
-    c !== '*' &&
-    c !== '_' &&
-    c !== '~' &&
-    c !== '・' &&
-    c !== '■'
-  )
-    return false;
+  const c = t[0] as string;
+  if (!RULE_CHARS.has(c)) return false;
   for (let i = 1; i < t.length; i++) if (t[i] !== c) return false;
   return true;
 }

@@ -144,33 +144,12 @@ export function validateSiteDefinition(data: unknown, file: string): SiteDefinit
   checkStrings(data.ignoreLabels, 'ignoreLabels', problems);
   checkRegexes(data.bookingIdPatterns, 'bookingIdPatterns', problems, true);
 
-  if (data.patterns !== undefined) {
-    if (!Array.isArray(data.patterns)) problems.push('patterns: must be an array');
-    else {
-      data.patterns.forEach((p: unknown, i: number) => {
-        const at = `patterns[${i}]`;
-        if (!isObject(p)) return problems.push(`${at}: must be an object with "regex" and "fields"`);
-        checkKeys(p, at, ['regex', 'flags', 'fields'], problems);
-        const flags = p.flags === undefined ? '' : p.flags;
-        if (typeof flags !== 'string' || !/^[imsu]*$/.test(flags))
-          problems.push(`${at}.flags: only i, m, s and u are allowed`);
-        const groups = regexProblems(p.regex, `${at}.regex`, problems, typeof flags === 'string' ? flags : '');
-        if (!isObject(p.fields) || Object.keys(p.fields).length === 0) {
-          problems.push(`${at}.fields: must map field names to capture group numbers`);
-        } else {
-          for (const [field, group] of Object.entries(p.fields)) {
-            if (!['reservationId', 'visitDate', 'visitTime', 'partySize', 'guestName', 'storeName'].includes(field)) {
-              problems.push(`${at}.fields.${field}: not a field patterns can fill`);
-            }
-            if (!Number.isInteger(group) || (group as number) < 1 || (groups !== null && (group as number) > groups)) {
-              problems.push(`${at}.fields.${field}: must be a capture group number of the regex`);
-            }
-          }
-        }
-        return undefined;
-      });
-    }
-  }
+  checkPatternList(
+    data.patterns,
+    'patterns',
+    ['reservationId', 'visitDate', 'visitTime', 'partySize', 'guestName', 'storeName'],
+    problems,
+  );
 
   if (data.optionalFields !== undefined) {
     if (!isObject(data.optionalFields)) problems.push('optionalFields: must be an object keyed by event');
@@ -188,6 +167,55 @@ export function validateSiteDefinition(data: unknown, file: string): SiteDefinit
 
   if (problems.length > 0) throw new SiteDefinitionError(file, problems);
   return deepFreeze(data) as unknown as SiteDefinition;
+}
+
+/**
+ * Checks a list of `{regex, flags?, fields}` sentence patterns whose `fields`
+ * map field names (of `allowed`) to capture group numbers; adds every problem.
+ */
+export function checkPatternList(v: unknown, at0: string, allowed: readonly string[], problems: string[]): void {
+  if (v === undefined) return;
+  if (!Array.isArray(v)) {
+    problems.push(`${at0}: must be an array`);
+    return;
+  }
+  v.forEach((p: unknown, i: number) => {
+    const at = `${at0}[${i}]`;
+    if (!isObject(p)) return problems.push(`${at}: must be an object with "regex" and "fields"`);
+    checkKeys(p, at, ['regex', 'flags', 'fields'], problems);
+    const flags: unknown = p.flags ?? '';
+    if (typeof flags !== 'string' || !/^[imsu]*$/.test(flags))
+      problems.push(`${at}.flags: only i, m, s and u are allowed`);
+    const groups = regexProblems(p.regex, `${at}.regex`, problems, typeof flags === 'string' ? flags : '');
+    if (!isObject(p.fields) || Object.keys(p.fields).length === 0) {
+      problems.push(`${at}.fields: must map field names to capture group numbers`);
+    } else {
+      for (const [field, group] of Object.entries(p.fields)) {
+        if (!allowed.includes(field)) problems.push(`${at}.fields.${field}: not a field patterns can fill`);
+        if (!Number.isInteger(group) || (group as number) < 1 || (groups !== null && (group as number) > groups)) {
+          problems.push(`${at}.fields.${field}: must be a capture group number of the regex`);
+        }
+      }
+    }
+    return undefined;
+  });
+}
+
+/** A compiled sentence pattern: the regex and its (field, group) pairs. */
+export interface CompiledPattern {
+  regex: RegExp;
+  fields: Array<[string, number]>;
+}
+
+/** Compiles validated `{regex, flags?, fields}` patterns; `defaultFlags` applies when a pattern has none. */
+export function compilePatterns(
+  list: ReadonlyArray<{ regex: string; flags?: string; fields: Record<string, number | undefined> }>,
+  defaultFlags = '',
+): CompiledPattern[] {
+  return list.map((p) => ({
+    regex: new RegExp(p.regex, p.flags ?? defaultFlags),
+    fields: Object.entries(p.fields) as Array<[string, number]>,
+  }));
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -292,7 +320,9 @@ export interface CompiledSite {
   /** Label (normalised key) → field, generic aliases merged with the site's. */
   labels: Map<string, LabelField>;
   bookingIdPatterns: RegExp[];
-  patterns: Array<{ regex: RegExp; fields: Array<[string, number]> }>;
+  patterns: CompiledPattern[];
+  /** The site's own event and digest wording, scored on top of the shared vocabulary. */
+  phrases: Partial<Record<ReservationEvent | 'digest', CompiledMarkers>>;
   optionalFields: Partial<Record<ReservationEvent, Set<RequirableField>>>;
 }
 
@@ -323,7 +353,11 @@ export const GENERIC_LABELS: Record<LabelField, string[]> = {
     'Confirmation no.',
     'Reservation ID',
     'Reservation number',
+    'Reservation',
     'Booking ID',
+    'Booking reference',
+    'Booking number',
+    'Reference',
   ],
   visitDate: [
     '来店日時',
@@ -551,10 +585,11 @@ function compileSite(def: SiteDefinition): CompiledSite {
       : null,
     labels,
     bookingIdPatterns: regexes(def.bookingIdPatterns),
-    patterns: (def.patterns ?? []).map((p) => ({
-      regex: new RegExp(p.regex, p.flags ?? ''),
-      fields: Object.entries<number>(p.fields),
-    })),
+    patterns: compilePatterns(def.patterns ?? []),
+    phrases: Object.fromEntries([
+      ...EVENT_PRECEDENCE.filter((e) => def.events?.[e]).map((e) => [e, markers(def.events?.[e])]),
+      ...(def.digest ? [['digest', markers(def.digest)]] : []),
+    ]) as CompiledSite['phrases'],
     optionalFields,
   };
 }

@@ -30,6 +30,12 @@ export interface FieldChange {
 export interface Extraction {
   kind: Kind;
   source: Source | null;
+  /**
+   * Domain of the relevant sender (the inner From of a forward), lower case;
+   * null when the mail has no usable From. For a mail no site file describes
+   * (`source: null`) it says who sent it.
+   */
+  senderDomain: string | null;
   event: ReservationEvent | null;
   reservationId: string | null;
   /** Local date in Japan, YYYY-MM-DD. */
@@ -74,6 +80,11 @@ export interface AnalysisMeta {
   digest: DigestMeta | null;
   /** Set for kind "verification": what a person needs to confirm the forwarding. */
   verification: VerificationMeta | null;
+  /**
+   * Set when the vocabulary read a site's mail as something that is never a
+   * booking: `review`, `newsletter`, `points`, `survey` or `notice`.
+   */
+  nonBooking: string | null;
   /** Repairs and limits the parser applied (`jis-escapes-decoded`, `text-truncated`, …). */
   warnings: string[];
 }
@@ -86,7 +97,19 @@ export interface MailboxMeta {
 export interface DigestMeta {
   /** YYYY-MM-DD, Japan time. */
   date: string | null;
+  /** How many reservations the list announces; null when it states no count. */
   count: number | null;
+  /** The bookings the list names, in list order (empty when it names none). */
+  entries: DigestEntry[];
+}
+
+/** One booking as a daily list names it. */
+export interface DigestEntry {
+  /** 24-hour HH:MM. */
+  time: string | null;
+  partySize: number | null;
+  /** As written, honorific removed; null when the list gives none. */
+  guestName: string | null;
 }
 
 export interface VerificationMeta {

@@ -102,14 +102,31 @@ export function withoutParentheses(s: string): string {
 }
 
 // Masking: sites hide parts of names and numbers with asterisks or circles.
-const MASK = /[*●]|○○|××/;
+const MASK = /[*＊●]|○○|××|〇〇/;
 const HONORIFIC = / ?(?:様|さま|殿|sama)$/i;
 
-/** A guest name without honorific; masked names are kept as written and reported. */
+// A reading in parentheses after a name: 山田 太郎（ヤマダ タロウ）, 山田(やまだ). Katakana
+// (full- and half-width, with the prolonged-sound and voicing marks), hiragana, spaces.
+const READING = /^(.*?) ?[(（]([\p{Script=Katakana}\p{Script=Hiragana}ー・ｰﾞﾟ ]{1,40})[)）]$/u;
+
+/**
+ * A guest name as written (no NFKC: `髙` and full-width letters stay), without
+ * honorific; masked names are kept as written and reported.
+ */
 export function parseName(raw: string, field: 'guestName' | 'guestNameKana'): Parsed<string> {
   const name = raw.split('\n')[0]!.replace(/\s+/g, ' ').trim().replace(HONORIFIC, '').trim();
   if (name === '') return { value: null, problem: null };
   return { value: name, problem: MASK.test(name) ? `masked:${field}` : null };
+}
+
+/**
+ * Splits a reading written in parentheses after the name (`山田 太郎（ヤマダ タロウ）様`)
+ * into the name and its reading; null when the value has none.
+ */
+export function splitReading(name: string): { name: string; reading: string } | null {
+  const m = READING.exec(name.replace(HONORIFIC, '').trim());
+  if (!m || m[1]!.trim() === '') return null;
+  return { name: m[1]!.trim().replace(HONORIFIC, '').trim(), reading: m[2]!.trim() };
 }
 
 /**
@@ -166,13 +183,14 @@ const EMPTY_VALUES = new Set([
   '指定なし',
 ]);
 
-/** Free text (course, seats, notes, store name): trimmed, null when it says "none". */
+/** Free text (course, seats, notes, store name) as written: trimmed, null when it says "none". */
 export function parseText(raw: string): string | null {
   const text = raw.trim();
-  return EMPTY_VALUES.has(text.toLowerCase()) ? null : text;
+  return EMPTY_VALUES.has(text.normalize('NFKC').toLowerCase()) ? null : text;
 }
 
-const ARROWS = ['→', '⇒', '⇨', '➡', '->', '=>'];
+// Values are as written, so the full-width forms of the ASCII arrows count too.
+const ARROWS = ['→', '⇒', '⇨', '➡', '->', '=>', '－＞', '＝＞', '－>'];
 
 /** Splits an `old → new` value (also ⇒, ->, =>); null when the value has no arrow. */
 export function splitChange(raw: string): { from: string; to: string } | null {

@@ -149,12 +149,14 @@ export const messageDetailSchema: JsonSchema = {
     extraction: {
       type: ['object', 'null'],
       additionalProperties: true,
-      description: 'Extraction JSON (the contract in docs/sites.md).',
+      description:
+        'Extraction JSON (the contract in docs/sites.md): kind, source, senderDomain, event, the reservation fields, changes, needsReview, reviewReasons.',
     },
     meta: {
       type: ['object', 'null'],
       additionalProperties: true,
-      description: 'Parser metadata: subject, from, forwarding, digest / verification details, warnings.',
+      description:
+        'Parser metadata: subject, from, forwarding, digest (date, count, entries: the bookings the list names) / verification details, nonBooking, warnings.',
     },
     auth: {
       type: ['object', 'null'],

@@ -225,6 +225,12 @@ export function createMetrics(
       help: 'Dead-lettered messages not yet replayed or marked handled.',
       registers: r,
     }),
+    digestMissing: new Gauge({
+      name: `${p}digest_missing_reservations`,
+      help: 'Bookings that a site lists in a daily digest (received in the last 3 days, not yet marked handled) but that were never imported, by source.',
+      labelNames: ['source'],
+      registers: r,
+    }),
     canaryLastReceived: new Gauge({
       name: `${p}canary_last_received_timestamp_seconds`,
       help: 'When the last forwarding canary (heartbeat) mail arrived; absent when the canary is off.',

@@ -12,6 +12,10 @@ export interface InlineForward {
   date: Date | null;
   /** The quoted message's body, without the separator and header block. */
   body: string;
+  /** The line (of the searched text) the quoted body starts at. */
+  bodyStart: number;
+  /** True when the body lines carried `>` quote marks, which `body` has lost. */
+  quoted: boolean;
 }
 
 // Separator lines of the common clients, compared case-insensitively after the
@@ -133,13 +137,26 @@ function readHeaderBlock(lines: string[], start: number): InlineForward | null {
     subject: values.subject ?? null,
     date: values.date !== undefined ? parseQuotedHeaderDate(values.date) : null,
     body: bodyLines.join('\n'),
+    bodyStart: i,
+    quoted,
   };
 }
 
 function stripQuoteKeepIndent(line: string): string {
   let s = line;
-  while (s.startsWith('>')) s = s.slice(s.startsWith('> ') ? 2 : 1);
+  // The full-width mark is for text that was not NFKC-normalised (see sliceForward).
+  while (s.startsWith('>') || s.startsWith('＞')) s = s.slice(s.startsWith('> ') || s.startsWith('＞ ') ? 2 : 1);
   return s;
+}
+
+/**
+ * Applies a forward found in one text to another text with the same lines
+ * (the as-written text beside the normalised one): the same body lines, with
+ * quote marks removed the same way.
+ */
+export function sliceForward(text: string, found: InlineForward): string {
+  const lines = text.split('\n').slice(found.bodyStart);
+  return (found.quoted ? lines.map(stripQuoteKeepIndent) : lines).join('\n');
 }
 
 /**

@@ -8,14 +8,14 @@
 import { MailParser } from 'mailparser';
 import type { AddressObject, MailParserOptions } from 'mailparser';
 import { decodeJisEscapes } from './charset.ts';
-import { findInlineForward } from './forward.ts';
+import { findInlineForward, sliceForward } from './forward.ts';
 import { htmlToText } from './html.ts';
-import { MAX_TEXT_CHARS, normalizeInline, normalizeText } from './normalize.ts';
+import { MAX_TEXT_CHARS, foldText, normalizeInline, normalizeText } from './normalize.ts';
 
-export { normalizeText, normalizeInline, MAX_TEXT_CHARS } from './normalize.ts';
+export { normalizeText, normalizeInline, foldText, MAX_TEXT_CHARS } from './normalize.ts';
 export { htmlToText, decodeEntities } from './html.ts';
 export { decodeJisEscapes, hasJisEscapes } from './charset.ts';
-export { findInlineForward, parseQuotedAddress } from './forward.ts';
+export { findInlineForward, parseQuotedAddress, sliceForward } from './forward.ts';
 export type { InlineForward } from './forward.ts';
 export {
   findDate,
@@ -62,6 +62,11 @@ export interface ParsedMessage {
   forwardKind: ForwardKind | null;
   /** Body text of the relevant message: decoded, NFKC-normalised, at most MAX_TEXT_CHARS. */
   text: string;
+  /**
+   * The same body as written (no NFKC: `①`, `㈱`, full-width text kept), line
+   * for line the same as `text`: values a person reads are taken from here.
+   */
+  rawText: string;
   /** True when `text` was converted from the HTML part (no usable text/plain). */
   htmlDerived: boolean;
   /** Repairs and limits applied, as stable short codes (`jis-escapes-decoded`, `text-truncated`, …). */
@@ -142,6 +147,7 @@ export async function parseMessage(raw: Buffer): Promise<ParsedMessage> {
 
   const body = chooseBody(relevant, warnings);
   let text = body.text;
+  let rawText = body.rawText;
   let subject = normalizeInline(relevant.subject);
   let from = relevant.from;
   let date = relevant.date;
@@ -149,6 +155,7 @@ export async function parseMessage(raw: Buffer): Promise<ParsedMessage> {
     const inline = findInlineForward(text);
     if (!inline) break;
     forwardKind ??= 'inline';
+    rawText = sliceForward(rawText, inline);
     text = inline.body;
     if (inline.subject !== null) subject = normalizeInline(inline.subject);
     if (inline.from !== null) from = inline.from;
@@ -170,23 +177,24 @@ export async function parseMessage(raw: Buffer): Promise<ParsedMessage> {
     forwarded: forwardKind !== null,
     forwardKind,
     text,
+    rawText,
     htmlDerived: body.htmlDerived,
     warnings,
   };
 }
 
-function chooseBody(parts: RawParts, warnings: string[]): { text: string; htmlDerived: boolean } {
-  let plain = parts.text;
+function chooseBody(parts: RawParts, warnings: string[]): { text: string; rawText: string; htmlDerived: boolean } {
+  const plain = parts.text;
   if (plain.length > MAX_TEXT_CHARS) warnings.push('text-truncated');
   const trimmedLength = plain.trim().length;
   const placeholder =
     trimmedLength < MIN_USEFUL_TEXT_CHARS || (trimmedLength < MAX_PLACEHOLDER_TEXT_CHARS && /HTML/i.test(plain));
   if (placeholder && parts.html.trim() !== '') {
-    const converted = normalizeText(htmlToText(parts.html));
-    if (converted.trim().length > trimmedLength) return { text: converted, htmlDerived: true };
+    const html = htmlToText(parts.html);
+    const converted = normalizeText(html);
+    if (converted.trim().length > trimmedLength) return { text: converted, rawText: foldText(html), htmlDerived: true };
   }
-  plain = normalizeText(plain);
-  return { text: plain, htmlDerived: false };
+  return { text: normalizeText(plain), rawText: foldText(plain), htmlDerived: false };
 }
 
 async function readParts(raw: Buffer): Promise<RawParts> {

@@ -22,19 +22,36 @@ const INVISIBLES = /[\u200b-\u200d\u2060\ufeff]/g;
 const ODD_SPACES = /[\u00a0\u2000-\u200a\u202f\u205f\u3000\v\f]/g;
 
 /**
+ * The text as written, only made regular: cut at {@link MAX_TEXT_CHARS},
+ * CRLF/CR become LF, zero-width characters go, odd spaces (U+3000 included)
+ * become one space, trailing spaces are removed. No NFKC: `①`, `㈱` and
+ * full-width text stay as the sender wrote them. It has exactly the lines of
+ * {@link normalizeText} of the same input, so a line found in one is the same
+ * line in the other.
+ */
+export function foldText(input: string): string {
+  const capped = input.length > MAX_TEXT_CHARS ? input.slice(0, MAX_TEXT_CHARS) : input;
+  return capped
+    .replace(/\r\n?/g, '\n')
+    .replace(INVISIBLES, '')
+    .replace(ODD_SPACES, ' ')
+    .split('\n')
+    .map(trimLineEnd)
+    .join('\n');
+}
+
+/**
  * NFKC-normalises text and folds the variants that NFKC keeps: wave dashes
  * become `~`, odd spaces become one space, CRLF/CR become LF, trailing spaces
  * are removed. Full-width digits, letters, colons and parentheses become ASCII
  * and half-width katakana full-width (that is NFKC itself). The result is cut
- * at {@link MAX_TEXT_CHARS}.
+ * at {@link MAX_TEXT_CHARS}. This is the form text is matched in; values a
+ * person reads are taken from {@link foldText} instead.
  */
 export function normalizeText(input: string): string {
-  const capped = input.length > MAX_TEXT_CHARS ? input.slice(0, MAX_TEXT_CHARS) : input;
-  return capped
+  return foldText(input)
     .normalize('NFKC')
-    .replace(/\r\n?/g, '\n')
     .replace(WAVE_DASHES, '~')
-    .replace(INVISIBLES, '')
     .replace(ODD_SPACES, ' ')
     .split('\n')
     .map(trimLineEnd)

@@ -8,8 +8,18 @@ import type { Extraction } from '../extract/types.ts';
 import type { AuthResult } from '../auth/index.ts';
 import { DUPLICATE_ANCHOR_STATES, UNFINISHED_STATES, WAITING_STATES, sqlList, type MessageState } from './states.ts';
 export { selectMessages, type MessageSelection } from './selection.ts';
+import { DigestChecks, describeMissing, digestList } from './digests.ts';
 
 export { openDatabase, migrate, SERVER_BUSY_TIMEOUT_MS, type Db } from './db.ts';
+export {
+  DigestChecks,
+  digestList,
+  describeMissing,
+  type DigestGap,
+  type DigestList,
+  type ListedBooking,
+  type MissingBySource,
+} from './digests.ts';
 export { Outbox, DELIVERY_STATES, type DeliveryRow, type DeliveryState, type NewDelivery } from './outbox.ts';
 export {
   Queries,
@@ -164,11 +174,14 @@ export class Store {
    * or rolls back together with the event. Throwing rolls the batch back.
    */
   onEvent: ((e: RecordedEvent) => void) | null = null;
+  /** The digest completeness check (digests.ts). */
+  readonly digests: DigestChecks;
 
   constructor(file: string, opts: { clock?: () => number; busyTimeoutMs?: number } = {}) {
     this.db = openDatabase(file, { busyTimeoutMs: opts.busyTimeoutMs });
     this.clock = opts.clock ?? Date.now;
     const db = this.db;
+    this.digests = new DigestChecks(db);
     this.stmts = {
       insertMessage: db.prepare(
         `INSERT OR IGNORE INTO messages (id, received_at, spool_segment, spool_offset, header_length, size, mail_from, rcpt_to, client_ip, helo, tls, store, quarantined, state)
@@ -358,7 +371,7 @@ export class Store {
    */
   applyOutcome(row: WorkRow, o: Outcome, opts: { replayReason?: string } = {}): ApplyResult {
     const now = this.clock();
-    const x = o.extraction;
+    let x = o.extraction;
     let duplicateOf: string | null = null;
     if (o.messageId)
       duplicateOf = (this.stmts.dupByMessageId.get(o.messageId, row.id) as { id: string } | undefined)?.id ?? null;
@@ -375,7 +388,12 @@ export class Store {
         state = x.needsReview ? 'review' : 'processed';
       } else state = 'review';
     } else if (x.kind === 'verification') state = 'review';
-    else state = 'ignored';
+    else if (x.kind === 'digest') {
+      // A booking the site lists that we never imported: a review item that names it.
+      const reasons = this.digestReasons(row, o);
+      if (reasons.length > 0) x = { ...x, needsReview: true, reviewReasons: reasons };
+      state = reasons.length > 0 ? 'review' : 'ignored';
+    } else state = 'ignored';
 
     this.stmts.setOutcome.run({
       id: row.id,
@@ -393,6 +411,17 @@ export class Store {
       now,
     });
     return { state, events, duplicateOf };
+  }
+
+  private digestReasons(row: WorkRow, o: Outcome): string[] {
+    const list = o.extraction.source ? digestList(o.meta) : null;
+    if (!list || !o.extraction.source) return [];
+    const gap = this.digests.check(o.extraction.source, row.store, list);
+    if (gap.missingCount === 0) return [];
+    const reasons = ['digest:missing-reservations', ...gap.missing.map(describeMissing)];
+    if (gap.missingCount > gap.missing.length)
+      reasons.push(`missing-reservation:${gap.missingCount - gap.missing.length} not listed by name`);
+    return reasons;
   }
 
   private applyReservation(row: WorkRow, o: Outcome, now: number, replayReason: string | null): AppliedEvent {

@@ -23,6 +23,7 @@ function parsed(over: Partial<ParsedMessage> & { text: string }): ParsedMessage 
     forwardKind: null,
     htmlDerived: false,
     warnings: [],
+    rawText: over.text,
     ...over,
   };
 }
@@ -36,12 +37,28 @@ const FULL = [
 ].join('\n');
 
 describe('classification', () => {
-  it('files digests with their count and day, no reservation fields', async () => {
+  it('files digests with their count, day and the bookings they list, no reservation fields', async () => {
     const retty = await analyze(fixture('retty/digest.eml'), sites);
     expect(retty.extraction).toMatchObject({ kind: 'digest', source: 'retty', event: null });
-    expect(retty.meta.digest).toEqual({ date: '2026-11-15', count: 3 });
+    expect(retty.meta.digest).toEqual({
+      date: '2026-11-15',
+      count: 3,
+      entries: [
+        { time: '17:30', partySize: 2, guestName: '木村' },
+        { time: '19:30', partySize: 6, guestName: '松本' },
+        { time: '20:00', partySize: 3, guestName: '林' },
+      ],
+    });
     const tabelog = await analyze(fixture('tabelog/digest.eml'), sites);
-    expect(tabelog.meta.digest).toEqual({ date: '2026-11-09', count: 3 });
+    expect(tabelog.meta.digest).toEqual({
+      date: '2026-11-09',
+      count: 3,
+      entries: [
+        { time: '18:00', partySize: 2, guestName: '山本 一郎' },
+        { time: '19:00', partySize: 2, guestName: '山田 太郎' },
+        { time: '20:30', partySize: 4, guestName: '中村 美咲' },
+      ],
+    });
   });
 
   it('keeps the code and link of a Gmail forwarding confirmation', async () => {

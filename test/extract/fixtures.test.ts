@@ -32,6 +32,36 @@ describe('fixture corpus', () => {
     }
   });
 
+  it('records the provenance of every fixture in test/fixtures/README.md', () => {
+    const readme = readFileSync(join(FIXTURES, 'README.md'), 'utf8');
+    for (const file of files) expect(readme, relative(FIXTURES, file)).toContain(`| \`${relative(FIXTURES, file)}\` |`);
+  });
+
+  it('has at least three unconfigured sites through the generic path, and non-bookings from known senders', () => {
+    const generic = files.filter((f) => f.includes('/unconfigured/'));
+    const domains = new Set(
+      generic.map(
+        (f) =>
+          (JSON.parse(readFileSync(f.replace(/\.eml$/, '.json'), 'utf8')) as { senderDomain: string }).senderDomain,
+      ),
+    );
+    expect(domains.size).toBeGreaterThanOrEqual(3);
+    expect(files.filter((f) => f.split('/').pop()!.startsWith('not-')).length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('has at least three wordings of every event a site sends', () => {
+    const count = new Map<string, number>();
+    for (const file of files) {
+      const x = JSON.parse(readFileSync(file.replace(/\.eml$/, '.json'), 'utf8')) as {
+        source: string | null;
+        event: string | null;
+      };
+      if (x.source !== null && x.event !== null)
+        count.set(`${x.source} ${x.event}`, (count.get(`${x.source} ${x.event}`) ?? 0) + 1);
+    }
+    for (const [key, n] of count) expect(n, key).toBeGreaterThanOrEqual(3);
+  });
+
   it.each(files.map((f) => [relative(FIXTURES, f), f]))('%s', async (_name, file) => {
     const expected: unknown = JSON.parse(readFileSync(file.replace(/\.eml$/, '.json'), 'utf8'));
     const analysis = await analyze(readFileSync(file), sites);
