@@ -345,15 +345,29 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
         stopping = true;
         clearInterval(purgeTimer);
         clearInterval(reconcileTimer);
-        await monitor.stop();
-        certificates.stop();
-        await smtp.close();
-        await spool.close();
-        await pipeline.close();
-        await dispatcher.stop();
-        await http.close();
-        store.close();
+        // Every step runs even when one before it failed (a dying disk, a closed socket): the
+        // database is closed and the data directory released whatever happened.
+        const failures: unknown[] = [];
+        const steps: [string, () => unknown][] = [
+          ['monitor', () => monitor.stop()],
+          ['certificates', () => certificates.stop()],
+          ['smtp', () => smtp.close()],
+          ['spool', () => spool.close()],
+          ['pipeline', () => pipeline.close()],
+          ['webhooks', () => dispatcher.stop()],
+          ['http', () => http.close()],
+          ['database', () => store.close()],
+        ];
+        for (const [part, step] of steps) {
+          try {
+            await step();
+          } catch (err) {
+            failures.push(err);
+            log.error({ err, part }, 'stopping a part failed; going on with the others');
+          }
+        }
         releaseLock();
+        if (failures.length > 0) throw new AggregateError(failures, 'ota-inbound stopped with errors');
         log.info('ota-inbound stopped');
       })();
       return stopped;

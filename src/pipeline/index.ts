@@ -634,5 +634,10 @@ export class Pipeline extends EventEmitter {
     this.finished = [];
     this.fresh = [];
     await this.pool.close();
+    // Whatever was in flight is forgotten, as a dead process forgets it; a later close() returns at once.
+    this.inflight.clear();
+    this.intakeScheduled = false;
+    this.flushScheduled = false;
+    this.notifyIdle();
   }
 }
