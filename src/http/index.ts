@@ -36,7 +36,11 @@ export async function runReadiness(
       try {
         const r = await c.check();
         out[c.name] =
-          r === true ? { ok: true } : typeof r === 'string' ? { ok: false, detail: r } : { ok: true, detail: r.warning };
+          r === true
+            ? { ok: true }
+            : typeof r === 'string'
+              ? { ok: false, detail: r }
+              : { ok: true, detail: r.warning };
       } catch (err) {
         out[c.name] = { ok: false, detail: (err as Error).message };
       }

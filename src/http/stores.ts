@@ -43,7 +43,10 @@ export function storeJson(s: StoreRecord, deps: Pick<StoreRoutesDeps, 'registry'
     name: s.name,
     status: s.status,
     address: `${s.current.localPart}@${deps.domain}`,
-    previousAddresses: s.previous.map((a) => ({ address: `${a.localPart}@${deps.domain}`, validUntil: iso(a.validUntil) })),
+    previousAddresses: s.previous.map((a) => ({
+      address: `${a.localPart}@${deps.domain}`,
+      validUntil: iso(a.validUntil),
+    })),
     createdAt: iso(s.createdAt)!,
     revokedAt: iso(s.revokedAt),
     updatedAt: iso(s.updatedAt)!,
@@ -137,7 +140,13 @@ const schemas = {
     },
     response: { 201: storeSchema, ...errors },
   },
-  rename: { summary: 'Rename a store', tags: ['stores'], params: idParam, body: nameBody, response: { 200: storeSchema, ...errors } },
+  rename: {
+    summary: 'Rename a store',
+    tags: ['stores'],
+    params: idParam,
+    body: nameBody,
+    response: { 200: storeSchema, ...errors },
+  },
   rotate: {
     summary: 'Issue a new intake address; the current one keeps delivering for registry.graceDays',
     tags: ['stores'],
@@ -193,19 +202,19 @@ export async function registerStoreRoutes(app: FastifyInstance, deps: StoreRoute
         try {
           done(null, JSON.parse(body as string));
         } catch {
-          done(Object.assign(new Error('request body is not JSON'), { statusCode: 400, code: 'INVALID_JSON' }), undefined);
+          done(
+            Object.assign(new Error('request body is not JSON'), { statusCode: 400, code: 'INVALID_JSON' }),
+            undefined,
+          );
         }
       });
       api.setErrorHandler((err: FastifyError | RegistryError, req, reply: FastifyReply) => {
         if (err instanceof RegistryError)
           return reply.code(STATUS_BY_CODE[err.code]).send({ error: { code: err.code, message: err.message } });
-        if ((err as FastifyError).validation)
-          return reply.code(400).send({ error: { code: 'INVALID_REQUEST', message: err.message } });
-        const status = (err as FastifyError).statusCode ?? 500;
+        if (err.validation) return reply.code(400).send({ error: { code: 'INVALID_REQUEST', message: err.message } });
+        const status = err.statusCode ?? 500;
         if (status < 500)
-          return reply
-            .code(status)
-            .send({ error: { code: (err as FastifyError).code ?? 'BAD_REQUEST', message: err.message } });
+          return reply.code(status).send({ error: { code: err.code ?? 'BAD_REQUEST', message: err.message } });
         req.log.error({ url: req.routeOptions.url, err }, 'store API request failed');
         return reply.code(500).send({ error: { code: 'INTERNAL', message: 'internal error (logged)' } });
       });

@@ -117,7 +117,10 @@ const PRETTY_OMIT = new Set(['time', 'level', 'msg', 'service', 'pid', 'hostname
 export function prettyLine(record: Record<string, unknown>): string {
   const msg = text(record.msg ?? '');
   const extras = Object.entries(record)
-    .filter(([k]) => !PRETTY_OMIT.has(k) && !msg.includes(`${k}=`) && !(k === 'spoolId' && msg.startsWith(`${text(record[k])}:`)))
+    .filter(
+      ([k]) =>
+        !PRETTY_OMIT.has(k) && !msg.includes(`${k}=`) && !(k === 'spoolId' && msg.startsWith(`${text(record[k])}:`)),
+    )
     .map(([k, v]) => `${k}=${text(v)}`)
     .join(' ');
   const component = record.component ? `[${text(record.component)}] ` : '';
@@ -220,7 +223,9 @@ export interface OutcomeFacts {
 export function outcomeLine(o: OutcomeFacts): MailLine {
   const reasons = o.reviewReasons.map(logSafeReason);
   if (o.state === 'review' && reasons.length === 0)
-    reasons.push(o.kind === 'verification' ? 'verification-mail' : o.kind === 'digest' ? 'digest:missing-reservations' : 'review');
+    reasons.push(
+      o.kind === 'verification' ? 'verification-mail' : o.kind === 'digest' ? 'digest:missing-reservations' : 'review',
+    );
   const fields: Record<string, unknown> = { spoolId: o.spoolId, state: o.state, store: o.store ?? 'quarantine' };
   let msg = `${o.spoolId}: ${o.state}`;
   if (o.state === 'duplicate') {

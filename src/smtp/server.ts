@@ -224,7 +224,8 @@ export class SmtpFrontEnd {
         tls: session.secure ? tlsInfo(session) : null,
         store: state.quarantined ? null : state.store,
         quarantined: state.quarantined || state.store === null,
-        quarantineReason: state.quarantined || state.store === null ? (state.quarantineReason ?? 'unknown-recipient') : null,
+        quarantineReason:
+          state.quarantined || state.store === null ? (state.quarantineReason ?? 'unknown-recipient') : null,
         sessionId: session.id,
       };
       spool.append(envelope, chunks, size).then(

@@ -175,9 +175,7 @@ export class StoreRegistry {
         'UPDATE store_addresses SET retired_at = @now, valid_until = @until WHERE store = @store AND retired_at IS NULL',
       ),
       touch: db.prepare('UPDATE stores SET updated_at = @now WHERE id = @id'),
-      revoke: db.prepare(
-        `UPDATE stores SET status = 'revoked', revoked_at = @now, updated_at = @now WHERE id = @id`,
-      ),
+      revoke: db.prepare(`UPDATE stores SET status = 'revoked', revoked_at = @now, updated_at = @now WHERE id = @id`),
       // A revoked store's previous addresses end now too (their grace is over).
       endGrace: db.prepare(
         'UPDATE store_addresses SET valid_until = @now WHERE store = @store AND retired_at IS NOT NULL AND valid_until > @now',
