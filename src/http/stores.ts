@@ -167,11 +167,7 @@ const schemas = {
       required: ['id', 'site'],
       properties: { id: { type: 'string', maxLength: 64 }, site: { type: 'string', maxLength: 64 } },
     },
-    body: {
-      type: 'object',
-      additionalProperties: false,
-      properties: { declared: { type: 'boolean', default: true } },
-    },
+    // Optional body `{"declared": false}` to undo; no body declares (checked in the handler: a body schema would require one).
     response: { 200: storeSchema, ...errors },
   },
 } satisfies Record<string, JsonSchema>;
@@ -243,10 +239,18 @@ export async function registerStoreRoutes(app: FastifyInstance, deps: StoreRoute
         req.log.info({ store: s.id }, `store ${s.id} revoked`);
         return json(s);
       });
-      api.post<{ Params: { id: string; site: string }; Body: { declared?: boolean } }>(
+      api.post<{ Params: { id: string; site: string }; Body: { declared?: unknown } | undefined }>(
         '/stores/:id/sites/:site/declare',
         { schema: schemas.declare },
-        async (req) => json(registry.declareSite(req.params.id, req.params.site, req.body?.declared ?? true)),
+        async (req) => {
+          const declared = req.body?.declared ?? true;
+          if (typeof declared !== 'boolean')
+            throw Object.assign(new Error('declared must be true or false'), {
+              statusCode: 400,
+              code: 'INVALID_REQUEST',
+            });
+          return json(registry.declareSite(req.params.id, req.params.site, declared));
+        },
       );
     },
     { prefix: '/api' },
