@@ -109,6 +109,13 @@ function text(v: unknown): string {
 /** Fields the pretty line leaves out: constant per process, or shown in the prefix. */
 const PRETTY_OMIT = new Set(['time', 'level', 'msg', 'service', 'pid', 'hostname', 'component']);
 
+/** The mail lines start `<spool id>: <state>`: those two fields need not be repeated. */
+function saidInPrefix(k: string, v: unknown, msg: string, record: Record<string, unknown>): boolean {
+  if (k === 'spoolId') return msg.startsWith(`${text(v)}:`);
+  if (k === 'state') return msg.startsWith(`${text(record.spoolId)}: ${text(v)}`);
+  return false;
+}
+
 /**
  * One log record as one line a person reads: `HH:MM:SS.mmm LEVEL [component] msg key=value…`.
  * Fields the message already spells out (`store=sakura` in the text) are not
@@ -117,15 +124,13 @@ const PRETTY_OMIT = new Set(['time', 'level', 'msg', 'service', 'pid', 'hostname
 export function prettyLine(record: Record<string, unknown>): string {
   const msg = text(record.msg ?? '');
   const extras = Object.entries(record)
-    .filter(
-      ([k]) =>
-        !PRETTY_OMIT.has(k) && !msg.includes(`${k}=`) && !(k === 'spoolId' && msg.startsWith(`${text(record[k])}:`)),
-    )
-    .map(([k, v]) => `${k}=${text(v)}`)
+    .filter(([k, v]) => !PRETTY_OMIT.has(k) && !msg.includes(`${k}=`) && !saidInPrefix(k, v, msg, record))
+    // A value with spaces, quotes or line breaks is quoted, so a record stays one line and splits unambiguously.
+    .map(([k, v]) => `${k}=${typeof v === 'string' && !/[\s"]/.test(v) ? v : JSON.stringify(v)}`)
     .join(' ');
   const component = record.component ? `[${text(record.component)}] ` : '';
-  const line = `${String(record.time).slice(11, 23)} ${String(record.level).toUpperCase().padEnd(5)} ${component}${msg}`;
-  return (extras ? `${line} ${extras}` : line).replace(/[\r\n]+/g, ' ');
+  const line = `${String(record.time).slice(11, 23)} ${String(record.level).toUpperCase().padEnd(5)} ${component}${msg.replace(/[\r\n]+/g, ' ')}`;
+  return extras ? `${line} ${extras}` : line;
 }
 
 /**
@@ -166,7 +171,7 @@ export interface AcceptedEnvelope {
  * `<spool id>: accepted client=[203.0.113.5] helo=<mx.example> from=<noreply@site.example> store=sakura size=5120 tls=TLSv1.3`.
  * The envelope sender is an address without a display name (an OTA's bounce
  * address or the restaurant's own mailbox), never the guest's name; the field
- * is called `sender` because `mailFrom` is a redacted path.
+ * is called `from` (as in Postfix) because `mailFrom` is a redacted path.
  */
 export function acceptedLine(spoolId: string, e: AcceptedEnvelope, size: number): MailLine {
   const store = e.quarantined ? 'quarantine' : (e.store ?? 'quarantine');
@@ -176,7 +181,7 @@ export function acceptedLine(spoolId: string, e: AcceptedEnvelope, size: number)
     spoolId,
     client: e.clientIp,
     helo: e.helo,
-    sender: e.mailFrom ?? '',
+    from: e.mailFrom ?? '',
     store,
     ...(reason ? { quarantineReason: reason } : {}),
     size,
