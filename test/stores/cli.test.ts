@@ -33,6 +33,8 @@ describe('ota-inbound stores', () => {
     OTA_INBOUND_DOMAINS: 'resto.example',
     OTA_INBOUND_AUTH_RESOLVER: 'none',
     OTA_INBOUND_PIPELINE_WORKERS: '1',
+    // As in the sample configuration: registry addresses only.
+    OTA_INBOUND_ROUTES: '',
   };
   let child: Child;
 
