@@ -191,7 +191,8 @@ export class StoreRegistry {
            FROM messages WHERE store = ? AND source IS NOT NULL GROUP BY source`,
       ),
       verifications: db.prepare(
-        `SELECT id, received_at, source, meta FROM messages
+        // By store, not by the review state: the review queue of a whole node may be long.
+        `SELECT id, received_at, source, meta FROM messages INDEXED BY messages_store_source
           WHERE store = ? AND kind = 'verification' AND state = 'review' AND handled_at IS NULL
           ORDER BY received_at DESC, id DESC`,
       ),

@@ -36,4 +36,5 @@ CREATE TABLE store_sites (
 ALTER TABLE messages ADD COLUMN quarantine_reason TEXT;
 
 -- The per-store site status reads messages by store and source.
-CREATE INDEX messages_store_source ON messages (store, source, received_at);
+-- Partial, so that the time-window scans of the monitor (no store condition) keep their own index.
+CREATE INDEX messages_store_source ON messages (store, source, received_at) WHERE store IS NOT NULL;
