@@ -295,7 +295,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'OTA_INBOUND_ROUTES',
     type: { kind: 'list' },
     default: null,
-    doc: 'Recipient → store rules, first match wins: an exact address `a@b=store`, or a pattern with `{store}` such as `{store}@intake.example`, `intake+{store}@example.com`; `*` as the domain means any accepted domain. Unset: `{store}@<domain>` for every accepted domain. `[]`: registry addresses only (docs/stores.md). At start-up a warning names every accepted domain no route covers and every route whose domain is not accepted.',
+    doc: 'Recipient → store rules, first match wins: an exact address `a@b=store`, or a pattern with `{store}` such as `{store}@intake.example`, `intake+{store}@example.com`; `*` as the domain means any accepted domain. Unset: `{store}@<domain>` for every accepted domain. `[]` (or `OTA_INBOUND_ROUTES=` empty): registry addresses only (docs/stores.md). At start-up a warning names every accepted domain no route covers and every route whose domain is not accepted.',
   },
   {
     path: 'stores',
