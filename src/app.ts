@@ -9,12 +9,12 @@ import { Registry } from 'prom-client';
 import type { Config } from './config/index.ts';
 import type { Logger } from './log/index.ts';
 import { collectOnScrape, createMetrics, type Metrics } from './monitor/metrics.ts';
-import { Outbox, Queries, SERVER_BUSY_TIMEOUT_MS, Store, rawLocation } from './store/index.ts';
+import { Outbox, Queries, SERVER_BUSY_TIMEOUT_MS, Store, StoreRegistry, rawLocation } from './store/index.ts';
 import { Spool, type SpoolIo } from './spool/index.ts';
 import { InflightLog, Pipeline, reconcile, unreconciled } from './pipeline/index.ts';
 import { authSettingsOf, checkAuthSettings } from './auth/index.ts';
 import { CertificateWatcher, loadOrCreateCertificate } from './tls/index.ts';
-import { SmtpFrontEnd } from './smtp/server.ts';
+import { SmtpFrontEnd, describeCoverage, routeCoverage } from './smtp/server.ts';
 import { createHttpServer, type ReadinessCheck } from './http/index.ts';
 import {
   ALERT_CHECKS,
@@ -27,6 +27,7 @@ import { loadSiteDefinitions } from './extract/index.ts';
 import { Dispatcher } from './deliver/index.ts';
 import { registerApi } from './http/api.ts';
 import { registerDashboard } from './http/dashboard.ts';
+import { registerStoreRoutes } from './http/stores.ts';
 import { PACKAGE_VERSION, SHIPPED_SITES_DIR, WEB_DIR } from './paths.ts';
 import { acquireLock } from './lock.ts';
 import { purge } from './retention/index.ts';
@@ -54,6 +55,8 @@ export interface App {
   config: Readonly<Config>;
   metrics: Metrics;
   store: Store;
+  /** The store registry (docs/stores.md). */
+  registry: StoreRegistry;
   spool: Spool;
   pipeline: Pipeline;
   smtp: SmtpFrontEnd;
@@ -171,7 +174,19 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
     );
   metrics.certNotAfter.set({ certificate: 'smtp' }, cert.notAfter.getTime() / 1000);
 
-  const smtp = new SmtpFrontEnd({ config, spool, metrics, log: log.child({ component: 'smtp' }), tls: cert, clock });
+  const registry = new StoreRegistry(store.db, { clock, graceDays: config.registry.graceDays });
+  // Routing that does not reach every accepted domain is a configuration mistake worth a warning, not a refusal to start.
+  const routingFindings = describeCoverage(routeCoverage(config));
+  for (const finding of routingFindings) log.warn({ component: 'smtp' }, finding);
+  const smtp = new SmtpFrontEnd({
+    config,
+    spool,
+    metrics,
+    log: log.child({ component: 'smtp' }),
+    tls: cert,
+    registry,
+    clock,
+  });
   certificates = new CertificateWatcher(cert, config.tls.watchIntervalMs, (e) => {
     monitor.certificateReloaded(e);
     if (e.ok) {
@@ -217,6 +232,10 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
       check: async () => ((await spool.hasSpace()) ? true : `free space below ${config.smtp.minFreeBytes} bytes`),
     },
     {
+      name: 'routing',
+      check: () => (routingFindings.length > 0 ? { warning: routingFindings.join('; ') } : true),
+    },
+    {
       name: 'pipeline',
       check: () => {
         if (pipeline.pool.size === 0) return 'no parser workers';
@@ -242,6 +261,7 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
         clock,
       }),
   });
+  await registerStoreRoutes(http, { registry, domain: config.registry.domain, sites: sites.map((d) => d.source) });
   registerAlertRoutes(http, monitor.alerts);
   registerDashboard(http, {
     webDir: WEB_DIR,
@@ -328,6 +348,7 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
     config,
     metrics,
     store,
+    registry,
     spool,
     pipeline,
     smtp,

@@ -133,6 +133,8 @@ export function serverEnv(opts: {
     OTA_INBOUND_HTTP_HOST: LOOPBACK,
     OTA_INBOUND_SMTP_HOST: LOOPBACK,
     OTA_INBOUND_DOMAINS: 'intake.example',
+    // The bench mail is addressed {store}@intake.example (the sample config has registry addresses only).
+    OTA_INBOUND_ROUTES: '{store}@intake.example',
     OTA_INBOUND_LOG_LEVEL: 'warn',
     // The bench mail's made-up site, added the way an operator adds one.
     OTA_INBOUND_SITES_DIRS: path.join(opts.root, 'bench/sites'),

@@ -16,6 +16,7 @@ import * as replay from './commands/replay.ts';
 import * as serve from './commands/serve.ts';
 import * as spool from './commands/spool.ts';
 import * as status from './commands/status.ts';
+import * as stores from './commands/stores.ts';
 import * as verify from './commands/verify.ts';
 
 const program = new Command()
@@ -24,7 +25,7 @@ const program = new Command()
   .version(PACKAGE_VERSION);
 
 // Registration order is the order `--help` lists them.
-for (const command of [serve, parse, certs, config, healthcheck, status, replay, rebuild, verify, purge, spool])
+for (const command of [serve, parse, certs, config, healthcheck, status, stores, replay, rebuild, verify, purge, spool])
   command.register(program);
 
 await program.parseAsync(process.argv);

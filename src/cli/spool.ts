@@ -23,6 +23,7 @@ export async function showSpooled(cfg: Readonly<Config>, id: string, envelope: b
         tls: tls ? (JSON.parse(tls) as unknown) : null,
         store: st,
         quarantined: !!quarantined,
+        quarantineReason: row.quarantine_reason,
       };
       process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
       return;

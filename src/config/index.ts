@@ -32,7 +32,7 @@ export interface Config {
   certsDir: string;
   sitesDirs: string[];
   configFile: string | null;
-  log: { level: string; pretty: boolean };
+  log: { level: string; format: 'auto' | 'pretty' | 'json'; pretty: boolean };
   smtp: {
     host: string;
     port: number;
@@ -66,7 +66,11 @@ export interface Config {
   auth: { resolver: 'system' | 'none'; dnsZoneFile: string | null; timeoutMs: number; arcTrustedSealers: string[] };
   domains: string[];
   routes: Route[];
+  /** True when `routes` was not given and was derived from `domains` (`{store}@<domain>` each). */
+  routesDerived: boolean;
   stores: string[];
+  /** The store registry (docs/stores.md); `domain` is always set after loading. */
+  registry: { domain: string; graceDays: number; inactiveAddress: 'quarantine' | 'reject' };
   tls: { certFile: string | null; keyFile: string | null; generate: boolean; watchIntervalMs: number };
   http: { host: string; port: number; apiToken: string | null };
   pipeline: {
@@ -327,7 +331,16 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
     if (!DOMAIN_RE.test(d))
       throw new ConfigError('domains (OTA_INBOUND_DOMAINS)', `not a domain name: ${JSON.stringify(d)}`);
   }
-  cfg.routes = (cfg.routes as unknown as string[]).map((r) => parseRoute(r, 'routes (OTA_INBOUND_ROUTES)'));
+  // Unset routes follow the accepted domains, so changing OTA_INBOUND_DOMAINS alone keeps mail routed.
+  const rules = (cfg.routes as unknown as string[] | null) ?? cfg.domains.map((d) => `{store}@${d}`);
+  cfg.routesDerived = cfg.routes === null;
+  cfg.routes = rules.map((r) => parseRoute(r, 'routes (OTA_INBOUND_ROUTES)'));
+  cfg.registry.domain = (cfg.registry.domain ?? cfg.domains[0]!).toLowerCase();
+  if (!cfg.domains.includes(cfg.registry.domain))
+    throw new ConfigError(
+      'registry.domain (OTA_INBOUND_REGISTRY_DOMAIN)',
+      `${JSON.stringify(cfg.registry.domain)} is not one of the accepted domains (${cfg.domains.join(', ')})`,
+    );
   cfg.stores = cfg.stores.map((s) => s.toLowerCase());
   for (const s of cfg.stores) {
     if (!STORE_ID_RE.test(s))

@@ -61,11 +61,18 @@ export const SETTINGS: readonly Setting[] = [
     doc: 'pino log level.',
   },
   {
+    path: 'log.format',
+    env: 'OTA_INBOUND_LOG_FORMAT',
+    type: { kind: 'enum', values: ['auto', 'pretty', 'json'] },
+    default: 'auto',
+    doc: '`pretty`: one human-readable line per event on stderr; `json`: one JSON object per line on stdout (for log collectors); `auto`: pretty when stderr is a terminal, JSON otherwise.',
+  },
+  {
     path: 'log.pretty',
     env: 'OTA_INBOUND_LOG_PRETTY',
     type: { kind: 'bool' },
     default: false,
-    doc: 'Human-readable single-line logs on stderr instead of JSON (development).',
+    doc: 'Deprecated, kept for existing configurations: `true` is `log.format=pretty`.',
   },
 
   {
@@ -287,15 +294,36 @@ export const SETTINGS: readonly Setting[] = [
     path: 'routes',
     env: 'OTA_INBOUND_ROUTES',
     type: { kind: 'list' },
-    default: ['{store}@*'],
-    doc: 'Recipient → store rules, first match wins: an exact address `a@b=store`, or a pattern with `{store}` such as `{store}@intake.example`, `intake+{store}@example.com`; `*` as the domain means any accepted domain.',
+    default: null,
+    doc: 'Recipient → store rules, first match wins: an exact address `a@b=store`, or a pattern with `{store}` such as `{store}@intake.example`, `intake+{store}@example.com`; `*` as the domain means any accepted domain. Unset: `{store}@<domain>` for every accepted domain. `[]` (or `OTA_INBOUND_ROUTES=` empty): registry addresses only (docs/stores.md). At start-up a warning names every accepted domain no route covers and every route whose domain is not accepted.',
   },
   {
     path: 'stores',
     env: 'OTA_INBOUND_STORES',
     type: { kind: 'list' },
     default: [],
-    doc: 'Known store ids. When set, a route that yields any other id counts as an unknown recipient; when empty, every routed id is accepted.',
+    doc: 'Known store ids for the `{store}` patterns of `routes`. When set, a pattern that yields any other id counts as an unknown recipient; when empty, every routed id is accepted. Registry stores (docs/stores.md) need no entry here.',
+  },
+  {
+    path: 'registry.domain',
+    env: 'OTA_INBOUND_REGISTRY_DOMAIN',
+    type: str,
+    default: null,
+    doc: 'Domain of the registry intake addresses `r-<random>@<domain>` (docs/stores.md); must be one of `domains`. Default: the first accepted domain.',
+  },
+  {
+    path: 'registry.graceDays',
+    env: 'OTA_INBOUND_REGISTRY_GRACE_DAYS',
+    type: int(0, 365),
+    default: 14,
+    doc: "After `rotate`, how many days a store's previous intake address still delivers to it (time to change the forwarding at every site).",
+  },
+  {
+    path: 'registry.inactiveAddress',
+    env: 'OTA_INBOUND_REGISTRY_INACTIVE_ADDRESS',
+    type: { kind: 'enum', values: ['quarantine', 'reject'] },
+    default: 'quarantine',
+    doc: '`r-…` addresses of a revoked store, rotated out past the grace period, or never issued: `quarantine` accepts the mail into quarantine with the reason stated; `reject` answers 550 5.1.6 (revoked, expired) or 550 5.1.1 (unknown).',
   },
 
   {

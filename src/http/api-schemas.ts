@@ -115,6 +115,11 @@ export const messageSchema: JsonSchema = {
     event: nstr,
     store: nstr,
     quarantined: { type: 'boolean' },
+    quarantineReason: {
+      type: ['string', 'null'],
+      description:
+        'Why it is quarantined: unknown-recipient, unknown-address, expired-address (rotated out past the grace period) or revoked-store (docs/stores.md); null when not quarantined or recorded before reasons were kept.',
+    },
     subject: nstr,
     from: nstr,
     reservationId: nstr,

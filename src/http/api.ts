@@ -119,6 +119,7 @@ export function messageJson(m: MessageRow) {
     event: m.event,
     store: m.store,
     quarantined: m.quarantined === 1,
+    quarantineReason: m.quarantined === 1 ? (m.quarantine_reason ?? null) : null,
     subject: meta?.subject ?? null,
     from: meta?.from?.address ?? m.mail_from,
     reservationId: x?.reservationId ?? null,

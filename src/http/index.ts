@@ -7,10 +7,15 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log/index.ts';
 
+export type ReadinessResult = true | string | { warning: string };
+
 export interface ReadinessCheck {
   name: string;
-  /** Resolves true when healthy; a string explains why not. */
-  check: () => Promise<true | string> | true | string;
+  /**
+   * Resolves true when healthy; a string explains why not. `{ warning }` is
+   * healthy but worth a look (a configuration finding): ready, with a detail.
+   */
+  check: () => Promise<ReadinessResult> | ReadinessResult;
 }
 
 export interface HttpDeps {
@@ -30,7 +35,12 @@ export async function runReadiness(
     checks.map(async (c) => {
       try {
         const r = await c.check();
-        out[c.name] = r === true ? { ok: true } : { ok: false, detail: r };
+        out[c.name] =
+          r === true
+            ? { ok: true }
+            : typeof r === 'string'
+              ? { ok: false, detail: r }
+              : { ok: true, detail: r.warning };
       } catch (err) {
         out[c.name] = { ok: false, detail: (err as Error).message };
       }

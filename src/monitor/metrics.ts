@@ -14,13 +14,26 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 /** Message sizes from a 1 KB notice to the 25 MiB limit (bytes). */
 const SIZE_BUCKETS = [1024, 4096, 16_384, 65_536, 262_144, 1_048_576, 4_194_304, 16_777_216, 33_554_432];
 
+/** Default process metrics that are gauges named like counters; removed (see createMetrics). */
+const DEFAULT_TOTAL_GAUGES = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
 export function createMetrics(
   registry: Registry = new Registry(),
   opts: { version?: string; defaultMetrics?: boolean } = {},
 ) {
   const p = METRIC_PREFIX;
   const r = [registry];
-  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: p });
+  if (opts.defaultMetrics !== false) {
+    collectDefaultMetrics({ register: registry, prefix: p });
+    // prom-client's three `_total` gauges break the naming rule (`promtool check metrics`: "non-counter
+    // metrics should not have _total suffix"); the same figures stay as the labelled gauges
+    // `…nodejs_active_handles`, `…_requests` and `…_resources` (sum over the label for the total).
+    for (const name of DEFAULT_TOTAL_GAUGES) registry.removeSingleMetric(`${p}${name}`);
+  }
   const m = {
     registry,
     buildInfo: new Gauge({

@@ -13,7 +13,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Config } from '../config/index.ts';
-import type { Logger } from '../log/index.ts';
+import { failureLine, outcomeLine, type Logger } from '../log/index.ts';
 import type { Metrics } from '../monitor/metrics.ts';
 import {
   recordEnd,
@@ -560,6 +560,24 @@ export class Pipeline extends EventEmitter {
       if (result.duplicateOf) this.o.metrics.duplicates.inc({ source });
       for (const e of result.events) this.o.metrics.reservations.inc({ source, event: e.event });
     }
+    const results = new Map(applied.map((a) => [a.row.id, a.result]));
+    for (const f of batch) {
+      const r = results.get(f.row.id);
+      if (!f.result?.ok || !r) continue;
+      const x = f.result.outcome.extraction;
+      const line = outcomeLine({
+        spoolId: f.row.id,
+        state: r.state,
+        store: f.row.store,
+        source: x.source,
+        kind: x.kind,
+        event: x.event,
+        reservationId: x.reservationId,
+        reviewReasons: r.state === 'review' ? x.reviewReasons : [],
+        duplicateOf: r.duplicateOf,
+      });
+      this.o.log.info(line.fields, line.msg);
+    }
     if (applied.length > 0) {
       this.o.metrics.lastProcessed.set({ source: 'all' }, now / 1000);
       this.o.onApplied?.(applied.map(({ row, result }) => ({ row, result })));
@@ -591,10 +609,14 @@ export class Pipeline extends EventEmitter {
     });
     this.o.metrics.failures.inc({ reason: err.code });
     if (dead) this.o.metrics.deadLettered.inc({ reason: err.code });
-    this.o.log[dead ? 'error' : 'warn'](
-      { spoolId: row.id, code: err.code, attempts, dead },
-      dead ? 'message dead-lettered (raw kept; replay after fixing the cause)' : 'processing failed; will retry',
-    );
+    const line = failureLine({
+      spoolId: row.id,
+      code: err.code,
+      reason: err.message,
+      attempts,
+      nextAttemptAt: dead ? null : next,
+    });
+    this.o.log[dead ? 'error' : 'warn'](line.fields, line.msg);
   }
 
   /** Number of messages being parsed or waiting for their batch commit. */

@@ -15,6 +15,12 @@ export const REPLIES = {
     text: 'Relaying denied: this server only accepts mail for its intake domains, not {domain}',
   },
   unknownRecipient: { code: 550, enhanced: '5.1.1', text: 'No such intake address: {address}' },
+  // RFC 3463 5.1.6 "destination mailbox has moved, no forwarding address": a revoked store, or an address rotated out.
+  inactiveAddress: {
+    code: 550,
+    enhanced: '5.1.6',
+    text: 'Intake address {address} is no longer in use; ask the restaurant for its current forwarding address',
+  },
   badRecipient: { code: 501, enhanced: '5.1.3', text: 'Bad recipient address syntax' },
   tooManyRecipients: {
     code: 452,

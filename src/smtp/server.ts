@@ -10,17 +10,27 @@ import { collectOnScrape, type Metrics } from '../monitor/metrics.ts';
 import type { Spool, Envelope } from '../spool/index.ts';
 import { errorCode } from '../errors.ts';
 import { REPLIES, replyError, replyText, type ReplyName } from './replies.ts';
-import { routeRecipient } from './routing.ts';
+import { routeRecipient, type QuarantineReason, type RegistryLookup } from './routing.ts';
+import { acceptedLine } from '../log/index.ts';
 import { AbuseGuard, type RefusalReason, type Verdict } from './abuse.ts';
 import { ErrorLimitedSMTPServer } from './session-errors.ts';
 
 export { REPLIES, replyText } from './replies.ts';
-export { routeRecipient, type RouteResult } from './routing.ts';
+export {
+  routeRecipient,
+  routeCoverage,
+  describeCoverage,
+  type RouteResult,
+  type RouteCoverage,
+  type RegistryLookup,
+} from './routing.ts';
 
 /** Per-session facts kept between commands (on smtp-server's session object). */
 interface SessionState {
   store: string | null;
   quarantined: boolean;
+  /** Why, when the message ends up quarantined (the first quarantined recipient's reason). */
+  quarantineReason?: QuarantineReason;
 }
 type Session = SMTPServerSession & { ota?: SessionState };
 
@@ -30,6 +40,8 @@ export interface SmtpDeps {
   metrics: Metrics;
   log: Logger;
   tls: { key: string; cert: string };
+  /** The store registry, for `r-…` addresses and revoked stores (absent: route rules only). */
+  registry?: RegistryLookup;
   /** Clock of the abuse limits (tests advance it instead of sleeping). */
   clock?: () => number;
 }
@@ -146,19 +158,23 @@ export class SmtpFrontEnd {
       metrics.smtpRecipients.inc({ result: 'too_many' });
       return cb(replyError('tooManyRecipients', { max: config.smtp.maxRecipients }));
     }
-    const route = routeRecipient(address, config);
+    const route = routeRecipient(address, config, this.deps.registry);
     if (route.kind === 'relay') {
       metrics.smtpRecipients.inc({ result: 'relay_denied' });
       return cb(replyError('relayDenied', { domain: route.domain }));
     }
-    if (route.kind === 'unknown') {
-      if (config.smtp.unknownRecipient === 'reject') {
-        metrics.smtpRecipients.inc({ result: 'unknown_rejected' });
-        return cb(replyError('unknownRecipient', { address }));
-      }
+    if (route.kind === 'reject') {
+      metrics.smtpRecipients.inc({ result: 'unknown_rejected' });
+      this.deps.log.info({ session: session.id, reason: route.reason }, `recipient refused: ${route.reason}`);
+      return cb(replyError(route.reply, { address }));
+    }
+    if (route.kind === 'quarantine') {
       metrics.smtpRecipients.inc({ result: 'quarantine' });
       // One message belongs to one store: the first routed recipient decides.
-      if (state.store === null) state.quarantined = true;
+      if (state.store === null) {
+        state.quarantined = true;
+        state.quarantineReason ??= route.reason;
+      }
       return cb();
     }
     metrics.smtpRecipients.inc({ result: 'store' });
@@ -208,6 +224,8 @@ export class SmtpFrontEnd {
         tls: session.secure ? tlsInfo(session) : null,
         store: state.quarantined ? null : state.store,
         quarantined: state.quarantined || state.store === null,
+        quarantineReason:
+          state.quarantined || state.store === null ? (state.quarantineReason ?? 'unknown-recipient') : null,
         sessionId: session.id,
       };
       spool.append(envelope, chunks, size).then(
@@ -217,7 +235,8 @@ export class SmtpFrontEnd {
           metrics.receivedBytes.inc(size);
           metrics.messageSize.observe(size);
           metrics.lastReceived.set(rec.receivedAt / 1000);
-          log.debug({ session: session.id, spoolId: rec.id, bytes: size, store: envelope.store }, 'spooled');
+          const line = acceptedLine(rec.id, envelope, size);
+          log.info(line.fields, line.msg);
           cb(null, replyText('accepted', { id: rec.id }));
         },
         (err: unknown) => {

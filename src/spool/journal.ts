@@ -56,6 +56,8 @@ export interface Envelope {
   /** Store the recipient routed to; null when quarantined. */
   store: string | null;
   quarantined: boolean;
+  /** Why it is quarantined (`unknown-recipient`, `revoked-store`, …); absent in records written before it existed. */
+  quarantineReason?: string | null;
   sessionId: string;
 }
 

@@ -20,6 +20,19 @@ export {
   type ListedBooking,
   type MissingBySource,
 } from './digests.ts';
+export {
+  StoreRegistry,
+  RegistryError,
+  REGISTRY_PREFIX,
+  isRegistryLocalPart,
+  type StoreRecord,
+  type StoreAddress,
+  type StoreStatus,
+  type AddressVerdict,
+  type InactiveReason,
+  type SiteActivity,
+  type PendingVerification,
+} from './stores.ts';
 export { Outbox, DELIVERY_STATES, type DeliveryRow, type DeliveryState, type NewDelivery } from './outbox.ts';
 export {
   Queries,
@@ -57,6 +70,8 @@ export interface MessageRow {
   tls: string | null;
   store: string | null;
   quarantined: number;
+  /** Why it was quarantined at RCPT time (`unknown-recipient`, `revoked-store`, …); NULL for older rows. */
+  quarantine_reason: string | null;
   state: MessageState;
   attempts: number;
   next_attempt_at: number;
@@ -184,8 +199,8 @@ export class Store {
     this.digests = new DigestChecks(db);
     this.stmts = {
       insertMessage: db.prepare(
-        `INSERT OR IGNORE INTO messages (id, received_at, spool_segment, spool_offset, header_length, size, mail_from, rcpt_to, client_ip, helo, tls, store, quarantined, state)
-         VALUES (@id, @received_at, @spool_segment, @spool_offset, @header_length, @size, @mail_from, @rcpt_to, @client_ip, @helo, @tls, @store, @quarantined, 'pending')`,
+        `INSERT OR IGNORE INTO messages (id, received_at, spool_segment, spool_offset, header_length, size, mail_from, rcpt_to, client_ip, helo, tls, store, quarantined, quarantine_reason, state)
+         VALUES (@id, @received_at, @spool_segment, @spool_offset, @header_length, @size, @mail_from, @rcpt_to, @client_ip, @helo, @tls, @store, @quarantined, @quarantine_reason, 'pending')`,
       ),
       pendingExists: db.prepare(`SELECT 1 FROM messages WHERE state = 'pending' LIMIT 1`),
       dueExists: db.prepare(`SELECT 1 FROM messages WHERE state = 'failed' AND next_attempt_at <= ? LIMIT 1`),
@@ -287,6 +302,7 @@ export class Store {
           tls: r.envelope.tls ? JSON.stringify(r.envelope.tls) : null,
           store: r.envelope.store,
           quarantined: r.envelope.quarantined ? 1 : 0,
+          quarantine_reason: r.envelope.quarantined ? (r.envelope.quarantineReason ?? null) : null,
         });
       }
       for (const d of damage) this.recordDamage(d);

@@ -127,5 +127,7 @@ describe('a running server from the command line', () => {
 
     const down = await cli(['healthcheck'], cliEnv);
     expect(down.code).not.toBe(0);
+    // It names what it could not reach, so a failing Docker HEALTHCHECK explains itself.
+    expect(down.stderr).toContain(`cannot reach http://127.0.0.1:${child.httpPort}/readyz: `);
   });
 });

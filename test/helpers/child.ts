@@ -31,6 +31,8 @@ export async function startChild(env: Record<string, string>): Promise<Child> {
       OTA_INBOUND_HTTP_HOST: '127.0.0.1',
       OTA_INBOUND_SMTP_PORT: '0',
       OTA_INBOUND_HTTP_PORT: '0',
+      // Tests address stores as {store}@intake.example; the sample config has registry addresses only.
+      OTA_INBOUND_ROUTES: '{store}@intake.example',
       ...env,
       OTA_INBOUND_LOG_LEVEL: 'info',
     },

@@ -1,6 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { startTestApp } from '../helpers/app.ts';
 
 const DIR = path.join(import.meta.dirname, '../../config/prometheus');
 
@@ -27,5 +28,18 @@ describe('Prometheus rules (promtool)', () => {
     const r = promtool('test', 'rules', 'alerts.test.yml');
     expect(r.status, r.output).toBe(0);
     expect(r.output).toMatch(/SUCCESS/);
+  });
+
+  it('a live /metrics scrape passes promtool check metrics (no lint findings)', async () => {
+    const app = await startTestApp();
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${app.httpPort}/metrics`)).text();
+      const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+      expect(r.error).toBeUndefined();
+      expect(`${r.stdout}${r.stderr}`).toBe('');
+      expect(r.status).toBe(0);
+    } finally {
+      await app.cleanup();
+    }
   });
 });

@@ -13,15 +13,21 @@ export function register(program: Command): void {
     .action(async () => {
       const cfg = config();
       const host = cfg.http.host === '0.0.0.0' || cfg.http.host === '::' ? '127.0.0.1' : cfg.http.host;
+      const url = `http://${host.includes(':') ? `[${host}]` : host}:${cfg.http.port}/readyz`;
       try {
-        const res = await fetch(`http://${host.includes(':') ? `[${host}]` : host}:${cfg.http.port}/readyz`, {
+        const res = await fetch(url, {
           signal: AbortSignal.timeout(HEALTHCHECK_TIMEOUT_MS),
         });
         const body = await res.text();
         process.stdout.write(`${body}\n`);
         process.exit(res.ok ? 0 : 1);
       } catch (err) {
-        fail(`not ready: ${(err as Error).message}`);
+        const e = err as Error & { cause?: { code?: string; message?: string } };
+        const why =
+          e.name === 'TimeoutError' ? `no answer within ${HEALTHCHECK_TIMEOUT_MS} ms` : (e.cause?.message ?? e.message);
+        fail(
+          `not ready: cannot reach ${url}: ${why} (is the server running with this configuration's http.host/http.port?)`,
+        );
       }
     });
 }

@@ -10,7 +10,7 @@ export function register(program: Command): void {
     .description('run the SMTP and HTTP servers (configuration: README.md)')
     .action(async () => {
       const cfg = config();
-      const log = createLogger({ level: cfg.log.level, pretty: cfg.log.pretty });
+      const log = createLogger({ level: cfg.log.level, format: cfg.log.format, pretty: cfg.log.pretty });
       const { startApp } = await import('../../app.ts');
       let app: Awaited<ReturnType<typeof startApp>>;
       try {
