@@ -7,6 +7,7 @@ import type { Route } from '../config/index.ts';
 export type RouteResult =
   | { kind: 'store'; store: string }
   | { kind: 'unknown' } // accepted domain, but no known store
+  | { kind: 'postmaster' } // postmaster@ an accepted domain, or the bare <postmaster> (RFC 5321 §4.5.1): always accepted
   | { kind: 'relay'; domain: string }; // not our domain
 
 export interface RoutingPolicy {
@@ -23,6 +24,9 @@ export function routeRecipient(address: string, policy: RoutingPolicy): RouteRes
   const at = lower.lastIndexOf('@');
   const local = lower.slice(0, at);
   const domain = lower.slice(at + 1);
+  // RFC 5321 §4.5.1: every domain we accept mail for must accept postmaster, whatever the routes and stores say.
+  if (lower === 'postmaster' || (local === 'postmaster' && policy.domains.includes(domain)))
+    return { kind: 'postmaster' };
   if (at <= 0 || !policy.domains.includes(domain)) return { kind: 'relay', domain: domain || address };
   for (const r of policy.routes) {
     if (r.address !== undefined) {

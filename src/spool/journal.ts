@@ -57,6 +57,10 @@ export interface Envelope {
   store: string | null;
   quarantined: boolean;
   sessionId: string;
+  /** The `Received:` trace header (RFC 5321 §4.4) rendered when the message was accepted; absent in older records. */
+  received?: string;
+  /** Why the message is quarantined when it is not "no known store": `postmaster` (mail for postmaster@). */
+  quarantineReason?: 'postmaster';
 }
 
 export interface SpoolRecord {
@@ -235,10 +239,16 @@ export class Journal {
    * answer 250 then, and not before. Rejects with SPOOL_NO_SPACE / SPOOL_IO /
    * SPOOL_CLOSED (all transient: answer 4xx).
    */
-  append(envelope: Envelope, body: Buffer[], size: number): Promise<SpoolRecord> {
+  append(
+    envelope: Envelope,
+    body: Buffer[],
+    size: number,
+    at?: { id: string; receivedAt: number },
+  ): Promise<SpoolRecord> {
     if (this.closed) return Promise.reject(new CodedError('SPOOL_CLOSED'));
-    const receivedAt = this.clock();
-    const id = newSpoolId(receivedAt);
+    // The caller may have chosen the id already (the SMTP front end names it in the Received header).
+    const receivedAt = at?.receivedAt ?? this.clock();
+    const id = at?.id ?? newSpoolId(receivedAt);
     const header = Buffer.from(JSON.stringify({ id, receivedAt, envelope }), 'utf8');
     return new Promise<SpoolRecord>((resolve, reject) => {
       this.queue.push({ id, receivedAt, envelope, header, body, size, resolve, reject });
@@ -401,6 +411,11 @@ export class Journal {
    * bytes. Throws SPOOL_MISSING / SPOOL_CORRUPT.
    */
   async read(ref: SpoolRef, id: string): Promise<Buffer> {
+    return (await this.readRecord(ref, id)).body;
+  }
+
+  /** Like {@link read}, with the record's envelope and receipt time from its header. */
+  async readRecord(ref: SpoolRef, id: string): Promise<{ body: Buffer; envelope: Envelope; receivedAt: number }> {
     // Cache the opening itself, so concurrent first reads of a segment share one handle.
     let opening = this.readHandles.get(ref.segment);
     if (!opening) {
@@ -426,8 +441,9 @@ export class Journal {
     const body = buf.subarray(FRAME_BYTES + ref.headerLength);
     if (zlib.crc32(body, zlib.crc32(header)) >>> 0 !== buf.readUInt32LE(12))
       throw new CodedError('SPOOL_CORRUPT', `${where} failed its checksum`);
-    if (parseHeader(header)?.id !== id) throw new CodedError('SPOOL_CORRUPT', `${where} holds another record`);
-    return body;
+    const parsed = parseHeader(header);
+    if (parsed?.id !== id) throw new CodedError('SPOOL_CORRUPT', `${where} holds another record`);
+    return { body, envelope: parsed.envelope, receivedAt: parsed.receivedAt };
   }
 
   /** Closes read handles of segments that are not being written (after a purge, or periodically). */
