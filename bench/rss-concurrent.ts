@@ -4,7 +4,7 @@
  * big mail (issue 12 item 4: "10 concurrent 24 MB mails"). Starts the built
  * server as an operator would, samples RSS from /proc every 20 ms from just
  * before the first DATA until every mail has settled, and prints one JSON
- * line: idle RSS, peak RSS, growth, the growth per byte delivered, the reply
+ * line: idle RSS, peak RSS until the last 250 and until all settled, growth, the growth per byte delivered, the reply
  * codes and how long the mails took to settle.
  */
 import { readFileSync } from 'node:fs';
@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { bigMail } from './lib/mails.ts';
-import { startOtaInbound } from './lib/server.ts';
+import { metricValue, startOtaInbound } from './lib/server.ts';
 import { prepareBody, runSmtpLoad } from './lib/smtp-load.ts';
 import { BENCH_MAIL_FROM, BENCH_RCPT_TO } from './lib/types.ts';
 import { rssSampler, waitSettled } from './scenarios/common.ts';
@@ -49,6 +49,7 @@ const ota = await startOtaInbound({ root: ROOT, env });
 try {
   const idle = await ota.sample();
   const sampler = rssSampler(() => ota.sample(), SAMPLE_EVERY_MS);
+  const delivery = rssSampler(() => ota.sample(), SAMPLE_EVERY_MS);
   const t0 = Date.now();
   const report = await runSmtpLoad({
     host: '127.0.0.1',
@@ -64,6 +65,14 @@ try {
     replyTimeoutMs: DELIVERY_CAP_MS,
   });
   const deliveredMs = Date.now() - t0;
+  const deliveryPeak = await delivery.stop();
+  const m = await ota.metrics();
+  const metric = (name: string) => Math.round((metricValue(m, name) ?? 0) / MIB);
+  const atLast250 = {
+    externalMiB: metric('ota_inbound_nodejs_external_memory_bytes'),
+    heapUsedMiB: metric('ota_inbound_nodejs_heap_size_used_bytes'),
+    smtpBufferedMiB: metric('ota_inbound_smtp_data_buffered_bytes'),
+  };
   const ids = report.queueIds.filter((id): id is string => id !== null);
   const settled = await waitSettled(ota, ids, SETTLE_CAP_MS);
   const peak = await sampler.stop();
@@ -80,7 +89,9 @@ try {
       settled: settled.settled,
       states: settled.rows.map((r) => r.state),
       rssIdleMiB: Math.round(idle.rssBytes / MIB),
+      rssPeakDeliveryMiB: Math.round(deliveryPeak / MIB),
       rssPeakMiB: Math.round(peak / MIB),
+      atLast250,
       rssGrowthMiB: Math.round((peak - idle.rssBytes) / MIB),
       vmHwmMiB: Math.round(after.peakRssBytes / MIB),
       growthPerAcceptedByte: ids.length
