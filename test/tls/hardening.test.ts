@@ -71,7 +71,7 @@ describe('TLS hardening', () => {
   it('refuses client-initiated renegotiation (implicit TLS)', async () => {
     const s = await handshake({ maxVersion: 'TLSv1.2' });
     const outcome = await new Promise<Error | null>((resolve) => {
-      s.once('error', (err) => resolve(err));
+      s.once('error', (err: Error) => resolve(err));
       s.once('close', () => resolve(new Error('closed')));
       const asked = s.renegotiate({ rejectUnauthorized: false }, (err) => resolve(err ?? null));
       if (!asked) resolve(new Error('renegotiate() refused locally'));
@@ -88,7 +88,7 @@ describe('TLS hardening', () => {
     const secure = await client.starttlsSocket({ maxVersion: 'TLSv1.2' });
     expect(secure.getCipher().name).toMatch(/GCM|CHACHA20/);
     const outcome = await new Promise<Error | null>((resolve) => {
-      secure.once('error', (err) => resolve(err));
+      secure.once('error', (err: Error) => resolve(err));
       secure.once('close', () => resolve(new Error('closed')));
       secure.renegotiate({ rejectUnauthorized: false }, (err) => resolve(err ?? null));
     });
