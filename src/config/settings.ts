@@ -157,7 +157,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'OTA_INBOUND_SMTP_RESERVED_CONNECTIONS',
     type: int(0, 100_000),
     default: 50,
-    doc: 'Headroom at the connection limit: once `maxClients` sessions are open, a new connection evicts the longest-idle session that has not yet sent MAIL FROM (421 4.4.5), as long as more than `maxClients - reservedConnections` sessions are such idle ones; otherwise it gets 421 4.7.0.',
+    doc: 'Connection slots kept for sessions in a transaction: sessions that have not yet sent MAIL FROM may hold at most `maxClients - reservedConnections` slots (at least 1). Past that, or at `maxClients`, a new connection evicts the oldest such session (421 4.4.5) instead of being refused; when every session is in a transaction it gets 421 4.7.0.',
   },
   {
     path: 'smtp.dataTimeoutMs',

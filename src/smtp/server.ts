@@ -40,8 +40,6 @@ export const TLS12_CIPHERS = [
   'ECDHE-RSA-AES256-GCM-SHA384',
   'ECDHE-ECDSA-CHACHA20-POLY1305',
   'ECDHE-RSA-CHACHA20-POLY1305',
-  'DHE-RSA-AES128-GCM-SHA256',
-  'DHE-RSA-AES256-GCM-SHA384',
 ].join(':');
 
 /** Per-session facts kept between commands (on smtp-server's session object). */
