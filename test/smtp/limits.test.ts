@@ -72,6 +72,19 @@ describe('SMTP resource limits', () => {
     expect(app.smtp.budget.held).toBe(0);
   });
 
+  it('gives the budget back when a client disconnects in the middle of DATA', async () => {
+    app = await startTestApp({ 'smtp.dataMemoryBytes': 1024 * 1024 });
+    const a = await openData(app.smtpPort, paddedMail('abandoned', 600_000));
+    await until(() => app!.smtp.budget.held > 590_000);
+    a.destroy();
+    await until(() => app!.smtp.budget.held === 0);
+    const { final } = await deliver(app.smtpPort, {
+      to: ['sakura-ginza@intake.example'],
+      message: paddedMail('after the abandoned one', 900_000),
+    });
+    expect(final.code).toBe(250);
+  });
+
   it('answers MAIL FROM with 452 4.3.1 when its SIZE= does not fit the free memory budget', async () => {
     app = await startTestApp({ 'smtp.dataMemoryBytes': 1024 * 1024 });
     const { client } = await RawSmtp.connect(app.smtpPort);
