@@ -25,7 +25,7 @@ const HTTP_TIMEOUT_MS = 5_000;
 // Polling /metrics costs the server a little CPU; 50 ms resolves drain times
 // well enough for backlogs that take seconds.
 const DRAIN_POLL_INTERVAL_MS = 50;
-// SIGTERM lets in-flight sessions finish (ota-inbound's closeTimeoutMs is 30 s
+// SIGTERM lets in-flight messages finish (ota-inbound's closeTimeoutMs is 8 s
 // by default); past this the bench kills it so a hang cannot block the run.
 const STOP_TIMEOUT_MS = 35_000;
 // Keep the end of the server's output for the report when something fails.

@@ -4,7 +4,12 @@ import type { Config } from '../config/index.ts';
 import { Spool } from '../spool/index.ts';
 import { Store, refOf } from '../store/index.ts';
 
-export async function showSpooled(cfg: Readonly<Config>, id: string, envelope: boolean): Promise<void> {
+/**
+ * Writes the message's raw bytes (as received) to stdout, or its envelope as
+ * JSON; with `trace`, the `Received:` header recorded when it was accepted
+ * comes first (the raw bytes themselves never contain it).
+ */
+export async function showSpooled(cfg: Readonly<Config>, id: string, envelope: boolean, trace = false): Promise<void> {
   const store = new Store(databaseFile(cfg));
   try {
     const row = store.message(id);
@@ -29,8 +34,12 @@ export async function showSpooled(cfg: Readonly<Config>, id: string, envelope: b
       return;
     }
     const spool = new Spool({ dataDir: cfg.dataDir, minFreeBytes: 0 });
-    const raw = await spool.journal.read(refOf(row), row.id);
-    await new Promise<void>((resolve, reject) => process.stdout.write(raw, (err) => (err ? reject(err) : resolve())));
+    const rec = await spool.journal.readRecord(refOf(row), row.id);
+    const out =
+      trace && rec.envelope.received
+        ? Buffer.concat([Buffer.from(rec.envelope.received, 'latin1'), rec.body])
+        : rec.body;
+    await new Promise<void>((resolve, reject) => process.stdout.write(out, (err) => (err ? reject(err) : resolve())));
     await spool.journal.releaseReaders();
   } finally {
     store.close();

@@ -45,6 +45,11 @@ export interface Config {
     maxConnectionsPerIp: number;
     socketTimeoutMs: number;
     closeTimeoutMs: number;
+    preMailTimeoutMs: number;
+    reservedConnections: number;
+    dataTimeoutMs: number;
+    proxyHeaderTimeoutMs: number;
+    dataMemoryBytes: number;
     unknownRecipient: 'quarantine' | 'reject';
     minFreeBytes: number;
     maxHeaderBytes: number;

@@ -1,7 +1,8 @@
 /**
  * Who may use the API (and the dashboard): with `http.apiToken` set, callers
  * presenting `Authorization: Bearer <token>`; without it, loopback clients
- * only. Anyone who passes is authorised to see personal data (guest names,
+ * only, and only when they name this machine by a loopback name in `Host`
+ * (DNS rebinding). Anyone who passes is authorised to see personal data (guest names,
  * phones, notes): the token is the only gate, so hand it out accordingly.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -27,6 +28,23 @@ export function isLoopback(address: string | undefined): boolean {
 }
 
 /**
+ * True for a Host header naming this machine by a loopback name: `localhost`
+ * (or a name under `.localhost`, RFC 6761), `127.x.y.z`, `[::1]`, each with or
+ * without a port. A browser on an attacker's page that rebound its own name to
+ * 127.0.0.1 sends that name (`Host: attacker.example`), never one of these.
+ */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (host === undefined) return false;
+  const h = host.trim().toLowerCase();
+  const m = /^(\[[0-9a-f:.]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(h);
+  if (!m) return false;
+  const name = m[1]!.replace(/\.$/, '');
+  if (name === 'localhost' || name.endsWith('.localhost')) return true;
+  if (name.startsWith('[')) return name === '[::1]' || /^\[::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}\]$/.test(name);
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
+}
+
+/**
  * Checks one request. The token comparison is constant-time (over SHA-256
  * digests, so the lengths never leak either). The peer address is the
  * socket's, never X-Forwarded-For.
@@ -45,7 +63,19 @@ export function checkAuth(req: Pick<FastifyRequest, 'headers' | 'socket'>, token
       return { ok: false, status: 401, code: 'UNAUTHORIZED', message: 'invalid bearer token' };
     return { ok: true };
   }
-  if (isLoopback(req.socket.remoteAddress)) return { ok: true };
+  if (isLoopback(req.socket.remoteAddress)) {
+    // DNS rebinding: a page from attacker.example whose name now resolves to 127.0.0.1 is a loopback
+    // client too. Only a request that names this machine by a loopback name is ours. (HTTP/1.1 requires
+    // Host; an HTTP/1.0 request without one comes from no browser and is let through.)
+    if (req.headers.host === undefined || isLoopbackHost(req.headers.host)) return { ok: true };
+    return {
+      ok: false,
+      status: 403,
+      code: 'FORBIDDEN',
+      message:
+        'without http.apiToken (OTA_INBOUND_API_TOKEN) only requests for localhost, 127.0.0.1 or [::1] are served (Host header names another host: DNS rebinding protection)',
+    };
+  }
   return {
     ok: false,
     status: 403,

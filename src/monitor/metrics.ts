@@ -71,6 +71,17 @@ export function createMetrics(
       labelNames: ['reason'],
       registers: r,
     }),
+    smtpLimitActions: new Counter({
+      name: `${p}smtp_limit_actions_total`,
+      help: 'Sessions refused, cut or closed by a resource limit, by limit (data_memory, declared_size, pre_mail_timeout, evicted, data_timeout, proxy_header_timeout, shutdown_idle).',
+      labelNames: ['limit'],
+      registers: r,
+    }),
+    smtpDataBuffered: new Gauge({
+      name: `${p}smtp_data_buffered_bytes`,
+      help: 'Message bytes held in memory by all SMTP sessions (DATA received, not yet in the spool); bounded by smtp.dataMemoryBytes.',
+      registers: r,
+    }),
     smtpCoolingOff: new Gauge({
       name: `${p}smtp_cooling_off_addresses`,
       help: 'Client addresses (IPv6: /64s) refused for a cooling-off period now.',

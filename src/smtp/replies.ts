@@ -64,6 +64,32 @@ export const REPLIES = {
     enhanced: '5.3.4',
     text: 'Message header too big: more than {max} bytes before the first blank line',
   },
+  // Bounded resources (issue 12; docs/security.md "Resource limits").
+  declaredTooBig: {
+    code: 552,
+    enhanced: '5.3.4',
+    text: 'Message too big: the declared SIZE={size} exceeds the limit of {max} bytes',
+  },
+  dataMemoryBusy: {
+    code: 452,
+    enhanced: '4.3.1',
+    text: 'Too many large messages are being received at once, not enough memory for this one now: try again later',
+  },
+  preMailTimeout: {
+    code: 421,
+    enhanced: '4.4.2',
+    text: 'No MAIL FROM within {seconds} seconds of connecting, closing the connection',
+  },
+  evicted: {
+    code: 421,
+    enhanced: '4.4.5',
+    text: 'All connection slots are taken: closing this connection, which has not started a transaction, to make room for another sender',
+  },
+  dataTimeout: {
+    code: 421,
+    enhanced: '4.4.2',
+    text: 'The message took longer than {seconds} seconds to transfer and was not accepted, closing the connection',
+  },
 } as const satisfies Record<string, { code: number; enhanced: string; text: string }>;
 
 export type ReplyName = keyof typeof REPLIES;

@@ -7,7 +7,7 @@ import type { Config, Route } from '../config/index.ts';
 import type { AddressVerdict, InactiveReason, StoreStatus } from '../store/index.ts';
 
 /** Why a recipient of an accepted domain is quarantined (stored as the message's quarantine reason). */
-export type QuarantineReason = InactiveReason | 'unknown-recipient';
+export type QuarantineReason = InactiveReason | 'unknown-recipient' | 'postmaster';
 
 export type RouteResult =
   | { kind: 'store'; store: string }
@@ -64,6 +64,10 @@ export function routeRecipient(address: string, policy: RoutingPolicy, registry?
   const at = lower.lastIndexOf('@');
   const local = lower.slice(0, at);
   const domain = lower.slice(at + 1);
+  // RFC 5321 §4.5.1: every domain we accept mail for must accept postmaster, whatever the routes, the
+  // stores and smtp.unknownRecipient say; it goes to quarantine, for a person.
+  if (lower === 'postmaster' || (local === 'postmaster' && policy.domains.includes(domain)))
+    return { kind: 'quarantine', reason: 'postmaster' };
   if (at <= 0 || !policy.domains.includes(domain)) return { kind: 'relay', domain: domain || address };
   const inactive = (reason: InactiveReason): RouteResult =>
     policy.registry.inactiveAddress === 'reject'

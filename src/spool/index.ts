@@ -136,8 +136,13 @@ export class Spool {
     return file;
   }
 
-  append(envelope: Envelope, body: Buffer[], size: number): Promise<SpoolRecord> {
-    return this.journal.append(envelope, body, size);
+  append(
+    envelope: Envelope,
+    body: Buffer[],
+    size: number,
+    at?: { id: string; receivedAt: number },
+  ): Promise<SpoolRecord> {
+    return this.journal.append(envelope, body, size, at);
   }
 
   close(): Promise<void> {

@@ -56,9 +56,11 @@ export interface Envelope {
   /** Store the recipient routed to; null when quarantined. */
   store: string | null;
   quarantined: boolean;
-  /** Why it is quarantined (`unknown-recipient`, `revoked-store`, …); absent in records written before it existed. */
+  /** Why it is quarantined (`unknown-recipient`, `revoked-store`, `postmaster`, …); absent in records written before it existed. */
   quarantineReason?: string | null;
   sessionId: string;
+  /** The `Received:` trace header (RFC 5321 §4.4) rendered when the message was accepted; absent in older records. */
+  received?: string;
 }
 
 export interface SpoolRecord {
@@ -237,10 +239,16 @@ export class Journal {
    * answer 250 then, and not before. Rejects with SPOOL_NO_SPACE / SPOOL_IO /
    * SPOOL_CLOSED (all transient: answer 4xx).
    */
-  append(envelope: Envelope, body: Buffer[], size: number): Promise<SpoolRecord> {
+  append(
+    envelope: Envelope,
+    body: Buffer[],
+    size: number,
+    at?: { id: string; receivedAt: number },
+  ): Promise<SpoolRecord> {
     if (this.closed) return Promise.reject(new CodedError('SPOOL_CLOSED'));
-    const receivedAt = this.clock();
-    const id = newSpoolId(receivedAt);
+    // The caller may have chosen the id already (the SMTP front end names it in the Received header).
+    const receivedAt = at?.receivedAt ?? this.clock();
+    const id = at?.id ?? newSpoolId(receivedAt);
     const header = Buffer.from(JSON.stringify({ id, receivedAt, envelope }), 'utf8');
     return new Promise<SpoolRecord>((resolve, reject) => {
       this.queue.push({ id, receivedAt, envelope, header, body, size, resolve, reject });
@@ -403,6 +411,11 @@ export class Journal {
    * bytes. Throws SPOOL_MISSING / SPOOL_CORRUPT.
    */
   async read(ref: SpoolRef, id: string): Promise<Buffer> {
+    return (await this.readRecord(ref, id)).body;
+  }
+
+  /** Like {@link read}, with the record's envelope and receipt time from its header. */
+  async readRecord(ref: SpoolRef, id: string): Promise<{ body: Buffer; envelope: Envelope; receivedAt: number }> {
     // Cache the opening itself, so concurrent first reads of a segment share one handle.
     let opening = this.readHandles.get(ref.segment);
     if (!opening) {
@@ -417,19 +430,22 @@ export class Journal {
       throw new CodedError('SPOOL_MISSING', `segment ${ref.segment} is not in the spool`, { cause: err });
     }
     const where = `record ${id} at ${ref.segment}:${ref.offset}`;
-    const buf = Buffer.allocUnsafe(FRAME_BYTES + ref.headerLength + ref.bodyLength);
-    const { bytesRead } = await fh.read(buf, 0, buf.length, ref.offset);
-    if (bytesRead !== buf.length || buf.readUInt32LE(0) !== MAGIC)
+    // One read into two buffers: the body gets its own memory, so the pipeline can hand it to a
+    // parser worker as is (transferred) instead of copying a 25 MB message out of a larger buffer.
+    const buf = Buffer.allocUnsafe(FRAME_BYTES + ref.headerLength);
+    const body = Buffer.allocUnsafeSlow(ref.bodyLength);
+    const { bytesRead } = await fh.readv([buf, body], ref.offset);
+    if (bytesRead !== buf.length + body.length || buf.readUInt32LE(0) !== MAGIC)
       throw new CodedError('SPOOL_CORRUPT', `${where} is incomplete`);
     if (buf.readUInt32LE(4) !== ref.headerLength || buf.readUInt32LE(8) !== ref.bodyLength) {
       throw new CodedError('SPOOL_CORRUPT', `${where}: its frame does not match the index`);
     }
-    const header = buf.subarray(FRAME_BYTES, FRAME_BYTES + ref.headerLength);
-    const body = buf.subarray(FRAME_BYTES + ref.headerLength);
+    const header = buf.subarray(FRAME_BYTES);
     if (zlib.crc32(body, zlib.crc32(header)) >>> 0 !== buf.readUInt32LE(12))
       throw new CodedError('SPOOL_CORRUPT', `${where} failed its checksum`);
-    if (parseHeader(header)?.id !== id) throw new CodedError('SPOOL_CORRUPT', `${where} holds another record`);
-    return body;
+    const parsed = parseHeader(header);
+    if (parsed?.id !== id) throw new CodedError('SPOOL_CORRUPT', `${where} holds another record`);
+    return { body, envelope: parsed.envelope, receivedAt: parsed.receivedAt };
   }
 
   /** Closes read handles of segments that are not being written (after a purge, or periodically). */

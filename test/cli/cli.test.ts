@@ -96,6 +96,12 @@ describe('a running server from the command line', () => {
     const shown = await cli(['spool', 'show', id], env);
     expect(shown.code).toBe(0);
     expect(shown.stdout).toBe(raw.toString('latin1').replace(/\r?\n/g, '\r\n'));
+    // --trace: the Received header recorded at acceptance, then the same bytes.
+    const traced = (await cli(['spool', 'show', id, '--trace'], env)).stdout;
+    expect(traced).toMatch(
+      new RegExp(`^Received: from sender\\.example \\(\\[127\\.0\\.0\\.1\\]\\)\r\n\tby .+\r\n\tid ${id}\r\n`),
+    );
+    expect(traced.endsWith(shown.stdout)).toBe(true);
     const envelope: unknown = JSON.parse((await cli(['spool', 'show', id, '--envelope'], env)).stdout);
     expect(envelope).toMatchObject({ id, rcptTo: ['sakura-ginza@intake.example'], store: 'sakura-ginza' });
 

@@ -82,17 +82,22 @@ export class RawSmtp {
 
   /** STARTTLS and upgrade; returns the peer certificate. */
   async starttls(): Promise<tls.PeerCertificate> {
+    return (await this.starttlsSocket()).getPeerCertificate();
+  }
+
+  /** STARTTLS and upgrade with these client options; returns the TLS socket (further replies are read from it). */
+  async starttlsSocket(opts: tls.ConnectionOptions = {}): Promise<tls.TLSSocket> {
     const r = await this.cmd('STARTTLS');
     if (r.code !== 220) throw new Error(`STARTTLS refused: ${r.code} ${r.text}`);
     this.socket.removeAllListeners('data');
-    const secure = tls.connect({ socket: this.socket, rejectUnauthorized: false, servername: 'localhost' });
+    const secure = tls.connect({ socket: this.socket, rejectUnauthorized: false, servername: 'localhost', ...opts });
     await new Promise<void>((resolve, reject) => {
       secure.once('secureConnect', () => resolve());
       secure.once('error', reject);
     });
     this.socket = secure;
     this.attach(secure);
-    return secure.getPeerCertificate();
+    return secure;
   }
 
   async quit(): Promise<void> {

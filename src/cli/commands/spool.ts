@@ -10,11 +10,12 @@ export function register(program: Command): void {
     .description('write the raw message (.eml) with this spool id to stdout')
     .argument('<id>', 'spool id (from the 250 reply, logs or the API)')
     .option('--envelope', 'print the envelope as JSON instead')
-    .action(async (id: string, opts: { envelope?: boolean }) => {
+    .option('--trace', 'prepend the Received: trace header recorded at acceptance (to hand the mail on)')
+    .action(async (id: string, opts: { envelope?: boolean; trace?: boolean }) => {
       const cfg = config();
       const { showSpooled } = await import('../spool.ts');
       try {
-        await showSpooled(cfg, id, opts.envelope ?? false);
+        await showSpooled(cfg, id, opts.envelope ?? false, opts.trace ?? false);
       } catch (err) {
         fail((err as Error).message);
       }
