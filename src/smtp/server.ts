@@ -422,7 +422,7 @@ export class SmtpFrontEnd {
       }
       const started = performance.now();
       const state = session.ota ?? { store: null, quarantined: true };
-      const receivedAt = Date.now();
+      const receivedAt = (this.deps.clock ?? Date.now)();
       const id = newSpoolId(receivedAt);
       const rcptTo = session.envelope.rcptTo.map((r) => r.address);
       const tls = session.secure ? tlsInfo(session) : null;
