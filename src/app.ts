@@ -9,7 +9,7 @@ import { Registry } from 'prom-client';
 import type { Config } from './config/index.ts';
 import type { Logger } from './log/index.ts';
 import { collectOnScrape, createMetrics, type Metrics } from './monitor/metrics.ts';
-import { Outbox, Queries, SERVER_BUSY_TIMEOUT_MS, Store, rawLocation } from './store/index.ts';
+import { SERVER_BUSY_TIMEOUT_MS, Store, rawLocation } from './store/index.ts';
 import { Spool, type SpoolIo } from './spool/index.ts';
 import { InflightLog, Pipeline, reconcile, unreconciled } from './pipeline/index.ts';
 import { authSettingsOf, checkAuthSettings } from './auth/index.ts';
@@ -96,15 +96,13 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
     );
   }
   const dispatcher = new Dispatcher({
-    outbox: new Outbox(store.db),
+    outbox: store.outbox,
     settings: config.webhook,
     metrics,
     log: log.child({ component: 'deliver' }),
     version: PACKAGE_VERSION,
     clock,
   });
-  // Deliveries are written in the transaction that records the reservation event.
-  store.onEvent = (e) => dispatcher.enqueue(e);
   // Assigned once the certificate is loaded; the monitor reads it only after start.
   let certificates: CertificateWatcher | null = null;
   // Assigned below; the monitor and the readiness check read it only after start.
@@ -154,6 +152,8 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
     inflightLog: new InflightLog(config.dataDir),
     auth: authSettingsOf(config),
     clock,
+    // Deliveries are written in the transaction that records the reservation event.
+    outbox: { write: (e) => dispatcher.enqueue(e) },
     onApplied: () => dispatcher.afterCommit(),
   });
   await pipeline.start();
@@ -234,7 +234,7 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
     register: (app) =>
       registerApi(app, {
         apiToken: config.http.apiToken,
-        queries: new Queries(store.db),
+        queries: store.queries,
         readRaw: (row) => spool.readRaw(rawLocation(row)),
         wakePipeline: () => pipeline.wake(),
         redeliver: (id) => dispatcher.redeliver(id),
