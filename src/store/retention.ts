@@ -40,7 +40,9 @@ export class RetentionRepo {
       clear: db.prepare(
         `UPDATE reservations SET guest_name = NULL, guest_name_kana = NULL, phone = NULL, notes = NULL WHERE id = ?`,
       ),
-      clearEvents: db.prepare(`UPDATE reservation_events SET ${scrub('extraction')}, changes = '{}' WHERE reservation = ?`),
+      clearEvents: db.prepare(
+        `UPDATE reservation_events SET ${scrub('extraction')}, changes = '{}' WHERE reservation = ?`,
+      ),
       clearMessages: db.prepare(
         `UPDATE messages SET ${scrub('extraction')} WHERE id IN (SELECT message FROM reservation_events WHERE reservation = ?)`,
       ),

@@ -71,7 +71,10 @@ export const WORK_COLUMNS = [
 export type WorkRow = Pick<MessageRow, (typeof WORK_COLUMNS)[number]>;
 
 /** A message row as the reconciler compares it with its journal segment. */
-export type SegmentRow = Pick<MessageRow, 'id' | 'spool_offset' | 'header_length' | 'raw_path' | 'raw_purged_at' | 'state'>;
+export type SegmentRow = Pick<
+  MessageRow,
+  'id' | 'spool_offset' | 'header_length' | 'raw_path' | 'raw_purged_at' | 'state'
+>;
 
 /** One row of `reservations`: a booking at its latest-dated state. */
 export interface ReservationRow {

@@ -126,7 +126,9 @@ describe('HTTP API', () => {
     await send('newsletter', 'shibuya@intake.example', Buffer.from(NEWSLETTER), 'ignored');
     await until(
       () => {
-        const n = sqliteOf(app.store).prepare(`SELECT COUNT(*) AS n FROM deliveries WHERE state = 'delivered'`).get() as {
+        const n = sqliteOf(app.store)
+          .prepare(`SELECT COUNT(*) AS n FROM deliveries WHERE state = 'delivered'`)
+          .get() as {
           n: number;
         };
         return n.n === 6;
@@ -426,8 +428,8 @@ describe('HTTP API', () => {
       expect(again.body.error.code).toBe('ALREADY_PENDING');
       await until(
         () =>
-          (sqliteOf(app.store).prepare('SELECT state FROM deliveries WHERE id = ?').get(id) as { state: string }).state ===
-          'delivered',
+          (sqliteOf(app.store).prepare('SELECT state FROM deliveries WHERE id = ?').get(id) as { state: string })
+            .state === 'delivered',
         progress(app, receiver),
       );
       receiver.respond = () => 200;

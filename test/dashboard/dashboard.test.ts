@@ -204,7 +204,9 @@ describe('dashboard', () => {
     await send(app, STORE, gmailVerification('551200331', `${STORE}@intake.example`));
     await send(app, STORE, await booking({ event: 'change', bookingId: '71555556', phone: '090-****-5678' }));
     const reservation = (
-      sqliteOf(app.store).prepare('SELECT id FROM reservations WHERE reservation_id = ?').get('71555555') as { id: number }
+      sqliteOf(app.store).prepare('SELECT id FROM reservations WHERE reservation_id = ?').get('71555555') as {
+        id: number;
+      }
     ).id;
 
     const page = await browser.page(PHONE);

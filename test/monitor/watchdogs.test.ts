@@ -164,7 +164,9 @@ describe('processing and failure watchdogs', () => {
     await b.watchdogs.tick();
     expect(b.firing()).toEqual(['ProcessingLag']);
     expect(b.alerts.active()[0]!.severity).toBe('critical');
-    sqliteOf(b.store).prepare(`UPDATE messages SET state = 'processed', processed_at = ? WHERE id = ?`).run(b.now, stuck);
+    sqliteOf(b.store)
+      .prepare(`UPDATE messages SET state = 'processed', processed_at = ? WHERE id = ?`)
+      .run(b.now, stuck);
     b.advance(MINUTE);
     await b.watchdogs.tick();
     expect(b.firing()).toEqual([]);

@@ -34,8 +34,9 @@ interface ReservationRow {
 describe('from mail to reservation', () => {
   let app: TestApp;
   const reservation = (source: string, id: string) =>
-    sqliteOf(app.store).prepare('SELECT * FROM reservations WHERE source = ? AND reservation_id = ?').get(source, id) as
-      ReservationRow | undefined;
+    sqliteOf(app.store)
+      .prepare('SELECT * FROM reservations WHERE source = ? AND reservation_id = ?')
+      .get(source, id) as ReservationRow | undefined;
   const events = (rowId: number) =>
     sqliteOf(app.store)
       .prepare('SELECT event, applied, message FROM reservation_events WHERE reservation = ? ORDER BY id')
@@ -204,7 +205,9 @@ describe('from mail to reservation', () => {
     // None of the three bookings it lists was imported here: a review item (test/pipeline/digests.test.ts).
     expect(row.state).toBe('review');
     expect((JSON.parse(row.meta!) as { digest: { count: number } }).digest.count).toBe(DIGEST_COUNT);
-    expect((sqliteOf(app.store).prepare('SELECT COUNT(*) AS n FROM reservations').get() as { n: number }).n).toBe(before);
+    expect((sqliteOf(app.store).prepare('SELECT COUNT(*) AS n FROM reservations').get() as { n: number }).n).toBe(
+      before,
+    );
   });
 
   it('keeps a forwarding verification mail for a person, with its code', async () => {
