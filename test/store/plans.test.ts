@@ -43,6 +43,10 @@ describe('query plans of the hot, repeated queries', () => {
       ] as const
     ).map((k) => [`store.${k}`, stmtsOf(store)[k]!] as [string, Statement]),
     ['reservations.findReservation', stmtsOf(store.reservations).findReservation!],
+    // The dashboard page polls the overview while it is open.
+    ...(['series', 'hourly', 'open'] as const).map(
+      (k) => [`dashboard.${k}`, stmtsOf(store.dashboard)[k]!] as [string, Statement],
+    ),
     ...(['oldestWaiting', 'deadUnhandled', 'sourceOutcomes', 'recent', 'first'] as const).map(
       (k) => [`monitor.${k}`, stmtsOf(store.monitor)[k]!] as [string, Statement],
     ),
