@@ -53,6 +53,32 @@ export default tseslint.config(
     },
   },
   {
+    // store/ owns all data access (docs/architecture.md, "Data access"): no other
+    // folder of src/ talks to the driver or reaches past store/index.ts.
+    // test/store/boundary.test.ts checks the SQL text itself.
+    files: ['src/**/*.ts'],
+    ignores: ['src/store/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: 'better-sqlite3',
+              message: 'Only src/store/ talks to the database: add a repository method there.',
+            },
+          ],
+          patterns: [
+            {
+              group: ['**/store/*', '!**/store/index.ts'],
+              message: 'Import the store through src/store/index.ts (its public face).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['web/**/*.js', 'eslint.config.js'],
     extends: [tseslint.configs.disableTypeChecked],
     languageOptions: { parserOptions: { projectService: false }, globals: browserGlobals },

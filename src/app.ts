@@ -9,7 +9,7 @@ import { Registry } from 'prom-client';
 import type { Config } from './config/index.ts';
 import type { Logger } from './log/index.ts';
 import { collectOnScrape, createMetrics, type Metrics } from './monitor/metrics.ts';
-import { Outbox, Queries, SERVER_BUSY_TIMEOUT_MS, Store, StoreRegistry, rawLocation } from './store/index.ts';
+import { SERVER_BUSY_TIMEOUT_MS, Store, StoreRegistry, rawLocation } from './store/index.ts';
 import { Spool, type SpoolIo } from './spool/index.ts';
 import { InflightLog, Pipeline, reconcile, unreconciled } from './pipeline/index.ts';
 import { authSettingsOf, checkAuthSettings } from './auth/index.ts';
@@ -99,15 +99,13 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
     );
   }
   const dispatcher = new Dispatcher({
-    outbox: new Outbox(store.db),
+    outbox: store.outbox,
     settings: config.webhook,
     metrics,
     log: log.child({ component: 'deliver' }),
     version: PACKAGE_VERSION,
     clock,
   });
-  // Deliveries are written in the transaction that records the reservation event.
-  store.onEvent = (e) => dispatcher.enqueue(e);
   // Assigned once the certificate is loaded; the monitor reads it only after start.
   let certificates: CertificateWatcher | null = null;
   // Assigned below; the monitor and the readiness check read it only after start.
@@ -157,6 +155,8 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
     inflightLog: new InflightLog(config.dataDir),
     auth: authSettingsOf(config),
     clock,
+    // Deliveries are written in the transaction that records the reservation event.
+    outbox: { write: (e) => dispatcher.enqueue(e) },
     onApplied: () => dispatcher.afterCommit(),
   });
   await pipeline.start();
@@ -174,7 +174,7 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
     );
   metrics.certNotAfter.set({ certificate: 'smtp' }, cert.notAfter.getTime() / 1000);
 
-  const registry = new StoreRegistry(store.db, { clock, graceDays: config.registry.graceDays });
+  const registry = store.registry({ clock, graceDays: config.registry.graceDays });
   // Routing that does not reach every accepted domain is a configuration mistake worth a warning, not a refusal to start.
   const routingFindings = describeCoverage(routeCoverage(config));
   for (const finding of routingFindings) log.warn({ component: 'smtp' }, finding);
@@ -253,7 +253,7 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
     register: (app) =>
       registerApi(app, {
         apiToken: config.http.apiToken,
-        queries: new Queries(store.db),
+        queries: store.queries,
         readRaw: (row) => spool.readRaw(rawLocation(row)),
         wakePipeline: () => pipeline.wake(),
         redeliver: (id) => dispatcher.redeliver(id),

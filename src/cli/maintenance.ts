@@ -17,7 +17,7 @@ import { purge, type PurgeReport } from '../retention/index.ts';
 import { Spool } from '../spool/index.ts';
 import { Store } from '../store/index.ts';
 import { readLock } from '../lock.ts';
-import { attachOutbox } from '../deliver/index.ts';
+import { OutboxWriter } from '../deliver/index.ts';
 import { progressReporter } from './progress.ts';
 
 function open(cfg: Readonly<Config>, dbFile = databaseFile(cfg)) {
@@ -39,7 +39,7 @@ export async function runReplay(
   const { store, spool } = open(cfg);
   // Events a replay records get their webhook deliveries, in the same transaction;
   // the running server's dispatcher sends them.
-  attachOutbox(store, cfg.webhook);
+  const outbox = new OutboxWriter(store.outbox, cfg.webhook);
   const progress = opts.quiet ? null : progressReporter(opts.dryRun ? 'replay (dry run)' : 'replay');
   try {
     return await replay({
@@ -47,6 +47,7 @@ export async function runReplay(
       spool,
       ...workersOf(cfg),
       selection,
+      outbox,
       dryRun: opts.dryRun,
       onProgress: progress?.update,
     });

@@ -1,17 +1,13 @@
 /** `ota-inbound status`: the pipeline at a glance, read from the database. */
 import { databaseFile } from '../app.ts';
 import type { Config } from '../config/index.ts';
-import { FAILED_STATES, Store, sqlList } from '../store/index.ts';
+import { Store } from '../store/index.ts';
 
 export function printStatus(cfg: Readonly<Config>, opts: { json: boolean }): void {
   const store = new Store(databaseFile(cfg));
   try {
     const s = store.summary();
-    const failures = store.db
-      .prepare(
-        `SELECT error_code AS code, state, COUNT(*) AS n FROM messages WHERE state IN ${sqlList(FAILED_STATES)} GROUP BY error_code, state`,
-      )
-      .all();
+    const failures = store.failureCounts();
     const now = Date.now();
     const out = {
       messages: s.byState,

@@ -98,8 +98,9 @@ function networkCode(err: unknown): { code: ErrorCode; error: string } {
 }
 
 /**
- * Sends the outbox. `enqueue` is the Store's `onEvent` hook (runs inside the
- * event's transaction); `pump` wakes it after commits and redeliveries.
+ * Sends the outbox. `enqueue` writes a recorded event's deliveries (the
+ * pipeline calls it inside the transaction that recorded the event);
+ * `afterCommit` wakes the sender once that transaction has committed.
  */
 export class Dispatcher extends EventEmitter {
   readonly endpoints: Endpoints;
@@ -137,8 +138,8 @@ export class Dispatcher extends EventEmitter {
   }
 
   /**
-   * Writes one delivery per endpoint of the event's store. Called by the Store
-   * inside the transaction that records the event: both commit or neither.
+   * Writes one delivery per endpoint of the event's store. Call inside the
+   * transaction that recorded the event (the pipeline's batch): both commit or neither.
    */
   enqueue(e: RecordedEvent): void {
     if (this.writer.write(e) > 0) this.written = true;

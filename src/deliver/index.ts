@@ -10,7 +10,7 @@ export {
   type DispatcherOptions,
   type WebhookSettings,
 } from './dispatcher.ts';
-export { Endpoints, OutboxWriter, attachOutbox } from './writer.ts';
+export { Endpoints, OutboxWriter } from './writer.ts';
 export {
   WEBHOOK_EVENTS,
   buildPayload,

@@ -1,12 +1,12 @@
 /**
  * The outbox writer: turns a just-recorded reservation event into one
- * delivery row per endpoint, inside the event's own transaction. Installed as
- * the Store's `onEvent` hook by the server (through the Dispatcher) and by
- * anything else that records events on the same database (offline replay).
+ * delivery row per endpoint, inside the event's own transaction. Whoever
+ * calls `Store.applyOutcome` owns that transaction and hands the events it
+ * returns to a writer: the pipeline (through the Dispatcher, which then
+ * sends them) and the `replay` command (whose rows the server sends).
  */
 import type { Config } from '../config/index.ts';
-import type { Outbox, RecordedEvent, Store } from '../store/index.ts';
-import { Outbox as OutboxStore } from '../store/index.ts';
+import type { Outbox, RecordedEvent } from '../store/index.ts';
 import { buildPayload, idempotencyKey, newDeliveryId } from './payload.ts';
 import { HOUR_MS } from '../shared/index.ts';
 
@@ -55,8 +55,11 @@ export class OutboxWriter {
     this.endpoints = new Endpoints(settings);
   }
 
-  /** Queues the event for every endpoint of its store (none configured: nothing). Replays of the same event add nothing. */
-  /** Writes the event's deliveries; returns how many (0 when no endpoint is configured for its store). */
+  /**
+   * Writes the event's deliveries, one per endpoint of its store; returns how
+   * many (0 when none is configured for it). A second write of the same event
+   * adds nothing. Call inside the transaction that recorded the event.
+   */
   write(e: RecordedEvent): number {
     const keys = this.endpoints.keysFor(e.row.store);
     if (keys.length === 0) return 0;
@@ -91,15 +94,4 @@ export class OutboxWriter {
     }
     return keys.length;
   }
-}
-
-/**
- * Makes `store` write webhook deliveries for the events it records — for
- * processes other than the server (the `replay` command) so their events are
- * delivered too; the server's dispatcher picks the rows up within seconds.
- */
-export function attachOutbox(store: Store, settings: Settings, clock?: () => number): OutboxWriter {
-  const writer = new OutboxWriter(new OutboxStore(store.db), settings, clock);
-  store.onEvent = (e) => writer.write(e);
-  return writer;
 }

@@ -22,11 +22,10 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { Statement } from 'better-sqlite3';
 import type { Config } from '../config/index.ts';
 import { alertJson, type AlertManager } from '../monitor/index.ts';
 import type { DecodeResult, DecodedText } from '../pipeline/worker.ts';
-import { FAILED_STATES, Queries, sqlList, type MessageRow, type Store } from '../store/index.ts';
+import type { MessageRow, SeriesRow, Store } from '../store/index.ts';
 import type { LoadedCertificate } from '../tls/index.ts';
 import { errorCode } from '../errors.ts';
 import { messageJson } from './api.ts';
@@ -132,55 +131,6 @@ function sendStatic(file: StaticFile, ifNoneMatch: string | undefined, reply: Fa
   return reply.header('content-type', file.type).send(file.body);
 }
 
-interface SeriesRow {
-  store: string | null;
-  source: string | null;
-  last_received: number;
-  last_imported: number | null;
-  received_24h: number;
-}
-
-/** The overview's read-only questions; each bounded by `messages_received` or `messages_state`. */
-class OverviewQueries {
-  private readonly stmts: Record<'series' | 'hourly' | 'open', Statement>;
-
-  constructor(store: Store) {
-    const db = store.db;
-    this.stmts = {
-      series: db.prepare(
-        `SELECT store, source, MAX(received_at) AS last_received,
-                MAX(CASE WHEN kind = 'reservation' AND state IN ('processed', 'review') THEN processed_at END) AS last_imported,
-                SUM(received_at >= @dayAgo) AS received_24h
-         FROM messages WHERE received_at >= @since AND quarantined = 0
-         GROUP BY store, source ORDER BY store, source`,
-      ),
-      hourly: db.prepare(
-        `SELECT received_at / ${HOUR_MS} AS hour, COUNT(*) AS received,
-                SUM(kind = 'reservation' AND state IN ('processed', 'review')) AS imported,
-                SUM(state IN ${sqlList(FAILED_STATES)}) AS failed
-         FROM messages WHERE received_at >= ? AND received_at < ? GROUP BY hour`,
-      ),
-      // Unhandled mail a person has to look at (the states are indexed; the sets are small).
-      open: db.prepare(
-        `SELECT state, kind = 'verification' AS verification, COUNT(*) AS n FROM messages
-         WHERE state IN ('review', 'dead') AND handled_at IS NULL GROUP BY state, verification`,
-      ),
-    };
-  }
-
-  series(since: number, dayAgo: number): SeriesRow[] {
-    return this.stmts.series.all({ since, dayAgo }) as SeriesRow[];
-  }
-
-  hourly(from: number, to: number): { hour: number; received: number; imported: number; failed: number }[] {
-    return this.stmts.hourly.all(from, to) as { hour: number; received: number; imported: number; failed: number }[];
-  }
-
-  open(): { state: string; verification: number; n: number }[] {
-    return this.stmts.open.all() as { state: string; verification: number; n: number }[];
-  }
-}
-
 /** One row of the overview's freshness tables (a store, or a source across stores). */
 interface Freshness {
   lastReceivedAt: number | null;
@@ -280,8 +230,8 @@ const schemas: Record<'overview' | 'review' | 'text', JsonSchema> = {
 export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): void {
   const clock = deps.clock ?? Date.now;
   const files = loadStatic(deps.webDir);
-  const oq = new OverviewQueries(deps.store);
-  const queries = new Queries(deps.store.db);
+  const oq = deps.store.dashboard;
+  const queries = deps.store.queries;
   const a = deps.config.alerts;
 
   const index = files.get('/')!;

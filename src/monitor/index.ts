@@ -10,7 +10,6 @@ import type { LoadedCertificate, ReloadEvent } from '../tls/index.ts';
 import { AlertManager } from './alerts.ts';
 import type { Metrics } from './metrics.ts';
 import { Watchdogs } from './watchdogs.ts';
-import { MonitorQueries } from './queries.ts';
 
 export {
   AlertManager,
@@ -70,7 +69,7 @@ export function createMonitor(d: MonitorDeps): Monitor {
   });
   // After a restart the "last processed" gauges would be absent until new mail
   // is processed; seed them from the database so Prometheus rules see the silence.
-  for (const row of new MonitorQueries(d.store.db).lastProcessedBySource())
+  for (const row of d.store.monitor.lastProcessedBySource())
     d.metrics.lastProcessed.set({ source: row.source }, row.t / 1000);
   const last = d.store.summary().lastProcessedAt;
   if (last !== null) d.metrics.lastProcessed.set({ source: 'all' }, last / 1000);

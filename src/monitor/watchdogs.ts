@@ -14,13 +14,12 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/index.ts';
 import type { Logger } from '../log/index.ts';
-import type { Store } from '../store/index.ts';
+import type { ActivityRow, MonitorView, Store } from '../store/index.ts';
 import type { LoadedCertificate, ReloadEvent } from '../tls/index.ts';
 import { errorCode } from '../errors.ts';
 import { learnProfile, zeroProbability, type RateProfile } from './activity.ts';
 import type { AlertManager, AlertName, AlertSpec, Verdict } from './alerts.ts';
 import type { Metrics } from './metrics.ts';
-import { MonitorQueries, type ActivityRow } from './queries.ts';
 import { DAY_MS, HOUR_MS, MINUTE_MS, WEEK_MS } from '../shared/index.ts';
 
 export type WatchdogSettings = Omit<Config['alerts'], 'webhookUrl' | 'webhookFormat'> & { certsDir: string };
@@ -81,7 +80,7 @@ interface Series {
 
 export class Watchdogs {
   readonly bootAt: number;
-  private readonly q: MonitorQueries;
+  private readonly q: MonitorView;
   private readonly clock: () => number;
   private readonly s: WatchdogSettings;
   private series = new Map<string, Series>();
@@ -98,7 +97,7 @@ export class Watchdogs {
   constructor(private readonly d: WatchdogDeps) {
     this.clock = d.clock ?? Date.now;
     this.bootAt = this.clock();
-    this.q = new MonitorQueries(d.store.db);
+    this.q = d.store.monitor;
     this.s = d.settings;
     if (this.canaryOn) d.metrics.canaryLastReceived.set(0);
   }

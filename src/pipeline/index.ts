@@ -24,7 +24,15 @@ import {
   type SpoolRecord,
   type SpoolRef,
 } from '../spool/index.ts';
-import { WAITING_STATES, inStates, rawLocation, type ApplyResult, type Store, type WorkRow } from '../store/index.ts';
+import {
+  WAITING_STATES,
+  inStates,
+  rawLocation,
+  type ApplyResult,
+  type RecordedEvent,
+  type Store,
+  type WorkRow,
+} from '../store/index.ts';
 import { CodedError, ERROR_CODES, errorCode } from '../errors.ts';
 import { ParserPool } from './pool.ts';
 import { InflightLog } from './inflight.ts';
@@ -66,8 +74,23 @@ export interface PipelineOptions {
   clock?: () => number;
   /** Crash-loop guard (see inflight.ts); off when absent (tools). */
   inflightLog?: InflightLog;
+  /**
+   * Where the reservation events of a batch go (webhook deliveries): written
+   * inside the batch's transaction, so events and deliveries commit together.
+   * None: events are recorded and nothing is queued for them.
+   */
+  outbox?: EventOutbox;
   /** Called after each persisted batch with the reservation events written (outbox, webhooks). */
   onApplied?: (results: { row: WorkRow; result: ApplyResult }[]) => void;
+}
+
+/**
+ * Writes what a recorded reservation event leads to (src/deliver's
+ * OutboxWriter and Dispatcher.enqueue fit). Called inside the transaction
+ * that recorded the event; throwing rolls the whole batch back.
+ */
+export interface EventOutbox {
+  write(event: RecordedEvent): unknown;
 }
 
 interface Finished {
@@ -519,12 +542,9 @@ export class Pipeline extends EventEmitter {
         for (const f of batch) {
           if (f.result?.ok) {
             const { extraction } = f.result.outcome;
-            applied.push({
-              row: f.row,
-              result: this.o.store.applyOutcome(f.row, { id: f.row.id, ...f.result.outcome }),
-              source: extraction.source,
-              kind: extraction.kind,
-            });
+            const result = this.o.store.applyOutcome(f.row, { id: f.row.id, ...f.result.outcome });
+            for (const e of result.events) this.o.outbox?.write(e);
+            applied.push({ row: f.row, result, source: extraction.source, kind: extraction.kind });
           } else
             this.fail(
               f.row,

@@ -17,7 +17,8 @@ import type { SiteDefinition } from '../extract/index.ts';
 import { ParserPool } from './pool.ts';
 import { authTaskFields } from '../auth/index.ts';
 import type { WorkerResult } from './worker.ts';
-import { selectMessages, type MessageSelection } from '../store/index.ts';
+import type { MessageSelection } from '../store/index.ts';
+import type { EventOutbox } from './index.ts';
 
 /** Which messages to replay (the store's selection). */
 export type ReplaySelection = MessageSelection;
@@ -48,6 +49,8 @@ export interface ReplayOptions {
   /** Pool size and limits, from the `pipeline.*` settings. */
   settings: Pick<Config['pipeline'], 'workers' | 'parseTimeoutMs' | 'workerMaxMemoryMb'>;
   selection: ReplaySelection;
+  /** Where recorded events' webhook deliveries are written, in the same transaction; none: no deliveries. */
+  outbox?: EventOutbox;
   dryRun?: boolean;
   /** At most this many changes are listed in the report (all are counted). */
   listLimit?: number;
@@ -67,7 +70,7 @@ function diffFields(before: string | null, after: unknown): string[] {
 /** Replays the selection; see the module comment for the rules. */
 export async function replay(o: ReplayOptions): Promise<ReplayReport> {
   const started = performance.now();
-  const rows = selectMessages(o.store, o.selection);
+  const rows = o.store.selectMessages(o.selection);
   const report: ReplayReport = { selected: rows.length, unchanged: 0, changed: 0, failed: 0, changes: [], seconds: 0 };
   const listLimit = o.listLimit ?? 1_000;
   if (rows.length === 0) return report;
@@ -124,6 +127,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayReport> {
             outcome,
             settled ? { replayReason: `replay: extraction changed (${fields.join(', ')})` } : {},
           );
+          for (const e of res.events) o.outbox?.write(e);
           to = { ...to, state: res.state };
         } else to = { ...to, state: settled ? row.state : '(re-evaluated)' };
         if (report.changes.length < listLimit) report.changes.push({ id: row.id, from: summary(row), to, fields });

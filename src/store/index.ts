@@ -1,16 +1,53 @@
 /**
- * The store: the only module that writes SQL. Everything else calls these
- * functions, so idempotency and ordering rules live in one place.
+ * The store: the only module that speaks SQL or imports the database driver
+ * (ESLint and test/store/boundary.test.ts enforce it). `Store` is the
+ * messages repository and the owner of the connection; the other
+ * repositories and read views hang off it, one file each:
+ *
+ * - `store.reservations` (reservations.ts): reservations and their events,
+ *   written only through `applyOutcome`;
+ * - `store.outbox` (outbox.ts): webhook deliveries;
+ * - `store.queries` (queries.ts): the HTTP API's lists, details and actions;
+ * - `store.monitor`, `store.dashboard` (monitor.ts, dashboard.ts): read views;
+ * - `store.retention` (retention.ts): what retention reads and erases;
+ * - `store.digests` (digests.ts): the digest completeness check;
+ * - `selectMessages` (selection.ts) and `failureCounts`: replay and status.
+ *
+ * Row types live in rows.ts. Idempotency and ordering rules live here and in
+ * reservations.ts, so they hold whoever calls (docs/architecture.md, "Data access").
  */
 import { openDatabase, type Db } from './db.ts';
 import type { DamagedSpan, RawLocation, SpoolCursor, SpoolRecord, SpoolRef } from '../spool/index.ts';
-import type { Extraction } from '../extract/types.ts';
-import type { AuthResult } from '../auth/index.ts';
-import { DUPLICATE_ANCHOR_STATES, UNFINISHED_STATES, WAITING_STATES, sqlList, type MessageState } from './states.ts';
-export { selectMessages, type MessageSelection } from './selection.ts';
+import {
+  DUPLICATE_ANCHOR_STATES,
+  FAILED_STATES,
+  UNFINISHED_STATES,
+  WAITING_STATES,
+  sqlList,
+  type MessageState,
+} from './states.ts';
+import { selectMessages } from './selection.ts';
 import { DigestChecks, describeMissing, digestList } from './digests.ts';
+import { Outbox } from './outbox.ts';
+import { Queries } from './queries.ts';
+import { Reservations } from './reservations.ts';
+import { MonitorView } from './monitor.ts';
+import { DashboardView } from './dashboard.ts';
+import { StoreRegistry, type RegistryOptions } from './stores.ts';
+import { RetentionRepo } from './retention.ts';
+import {
+  WORK_COLUMNS,
+  type ApplyResult,
+  type FailureCount,
+  type MessageRow,
+  type MessageSelection,
+  type Outcome,
+  type RecordedEvent,
+  type SegmentRow,
+  type WorkRow,
+} from './rows.ts';
 
-export { openDatabase, migrate, SERVER_BUSY_TIMEOUT_MS, type Db } from './db.ts';
+export { SERVER_BUSY_TIMEOUT_MS } from './db.ts';
 export {
   DigestChecks,
   digestList,
@@ -33,16 +70,13 @@ export {
   type SiteActivity,
   type PendingVerification,
 } from './stores.ts';
-export { Outbox, DELIVERY_STATES, type DeliveryRow, type DeliveryState, type NewDelivery } from './outbox.ts';
-export {
-  Queries,
-  type Page,
-  type ReservationFilter,
-  type MessageFilter,
-  type DeliveryFilter,
-  type ReservationRow,
-  type EventRow,
-} from './queries.ts';
+export { Outbox } from './outbox.ts';
+export { Queries } from './queries.ts';
+export { Reservations } from './reservations.ts';
+export { MonitorView } from './monitor.ts';
+export { DashboardView } from './dashboard.ts';
+export { RetentionRepo, type PersonalCutoff } from './retention.ts';
+export * from './rows.ts';
 
 export {
   MESSAGE_STATES,
@@ -52,103 +86,8 @@ export {
   SETTLED_STATES,
   DUPLICATE_ANCHOR_STATES,
   inStates,
-  sqlList,
   type MessageState,
 } from './states.ts';
-
-export interface MessageRow {
-  id: string;
-  received_at: number;
-  spool_segment: number;
-  spool_offset: number;
-  header_length: number;
-  size: number;
-  mail_from: string | null;
-  rcpt_to: string;
-  client_ip: string;
-  helo: string | null;
-  tls: string | null;
-  store: string | null;
-  quarantined: number;
-  /** Why it was quarantined at RCPT time (`unknown-recipient`, `revoked-store`, …); NULL for older rows. */
-  quarantine_reason: string | null;
-  state: MessageState;
-  attempts: number;
-  next_attempt_at: number;
-  error_code: string | null;
-  error: string | null;
-  message_id: string | null;
-  sent_at: number | null;
-  content_hash: string | null;
-  kind: string | null;
-  source: string | null;
-  event: string | null;
-  extraction: string | null;
-  meta: string | null;
-  duplicate_of: string | null;
-  processed_at: number | null;
-  handled_at: number | null;
-  raw_path: string | null;
-  raw_purged_at: number | null;
-  /** Sender authentication results (JSON AuthResult), NULL until processed. */
-  auth: string | null;
-}
-
-/** The columns processing needs: what the pipeline carries per message in flight. */
-export const WORK_COLUMNS = [
-  'id',
-  'received_at',
-  'spool_segment',
-  'spool_offset',
-  'header_length',
-  'size',
-  'raw_path',
-  'raw_purged_at',
-  'store',
-  'quarantined',
-  'attempts',
-  'client_ip',
-  'helo',
-  'mail_from',
-  'auth',
-  'error_code',
-] as const;
-export type WorkRow = Pick<MessageRow, (typeof WORK_COLUMNS)[number]>;
-
-/** What processing made of one message (from a parser worker). */
-export interface Outcome {
-  id: string;
-  messageId: string | null;
-  sentAt: number | null;
-  contentHash: string | null;
-  subject: string | null;
-  extraction: Extraction;
-  meta: Record<string, unknown>;
-  /** Sender authentication (SPF/DKIM/DMARC/ARC and the site verdict); absent keeps the stored one. */
-  auth?: AuthResult | null;
-}
-
-/** A reservation event written by applyOutcome (the deliver/ outbox consumes these). */
-export interface AppliedEvent {
-  eventId: number;
-  reservationRowId: number;
-  event: string;
-  applied: boolean;
-}
-
-/** A reservation event just written, as handed to {@link Store.onEvent} inside the same transaction. */
-export interface RecordedEvent extends AppliedEvent {
-  row: WorkRow;
-  outcome: Outcome;
-  /** Set when a replay with a changed extraction recorded this event again. */
-  replayReason: string | null;
-}
-
-export interface ApplyResult {
-  state: MessageState;
-  events: AppliedEvent[];
-  duplicateOf: string | null;
-}
 
 export function refOf(row: Pick<MessageRow, 'spool_segment' | 'spool_offset' | 'header_length' | 'size'>): SpoolRef {
   return {
@@ -172,23 +111,24 @@ export function rawLocation(
 /** Readiness waits at most this long for the write lock before calling the database unwritable. */
 const WRITABLE_PROBE_TIMEOUT_MS = 200;
 
-const STATUS_BY_EVENT: Record<string, string> = {
-  new: 'booked',
-  change: 'booked',
-  request: 'requested',
-  cancel: 'cancelled',
-};
-
+/** The messages repository, and the owner of the connection and of every other repository and view. */
 export class Store {
-  readonly db: Db;
+  /** Private on purpose: nothing outside src/store/ sees the driver (tests reach it through store/testing.ts). */
+  private readonly db: Db;
   private readonly clock: () => number;
   private readonly stmts;
-  /**
-   * Outbox hook: called inside the applyOutcome transaction for every new
-   * reservation event row, so whatever it writes (webhook deliveries) commits
-   * or rolls back together with the event. Throwing rolls the batch back.
-   */
-  onEvent: ((e: RecordedEvent) => void) | null = null;
+  /** Reservations and their events (written only through applyOutcome). */
+  readonly reservations: Reservations;
+  /** Webhook deliveries. */
+  readonly outbox: Outbox;
+  /** The HTTP API's lists, details and message actions. */
+  readonly queries: Queries;
+  /** The watchdogs' read view. */
+  readonly monitor: MonitorView;
+  /** The dashboard overview's read view. */
+  readonly dashboard: DashboardView;
+  /** What retention reads and erases. */
+  readonly retention: RetentionRepo;
   /** The digest completeness check (digests.ts). */
   readonly digests: DigestChecks;
 
@@ -196,6 +136,12 @@ export class Store {
     this.db = openDatabase(file, { busyTimeoutMs: opts.busyTimeoutMs });
     this.clock = opts.clock ?? Date.now;
     const db = this.db;
+    this.reservations = new Reservations(db);
+    this.outbox = new Outbox(db);
+    this.queries = new Queries(db);
+    this.monitor = new MonitorView(db);
+    this.dashboard = new DashboardView(db);
+    this.retention = new RetentionRepo(db);
     this.digests = new DigestChecks(db);
     this.stmts = {
       insertMessage: db.prepare(
@@ -249,28 +195,14 @@ export class Store {
       setFailure: db.prepare(
         `UPDATE messages SET state = @state, attempts = attempts + 1, next_attempt_at = @next, error_code = @code, error = @error, processed_at = @now WHERE id = @id`,
       ),
-      findReservation: db.prepare('SELECT * FROM reservations WHERE source = ? AND reservation_id = ?'),
-      eventExists: db.prepare('SELECT id FROM reservation_events WHERE message = ? AND reservation = ? AND event = ?'),
-      insertReservation: db.prepare(
-        `INSERT INTO reservations (source, reservation_id, store, status, visit_date, visit_time, party_size, guest_name, guest_name_kana, phone, course, seats, notes, store_name, needs_review, review_reasons, last_message, last_sent_at, created_at, updated_at)
-         VALUES (@source, @reservation_id, @store, @status, @visit_date, @visit_time, @party_size, @guest_name, @guest_name_kana, @phone, @course, @seats, @notes, @store_name, @needs_review, @review_reasons, @last_message, @last_sent_at, @now, @now)`,
-      ),
-      updateReservation: db.prepare(
-        `UPDATE reservations SET store = COALESCE(@store, store), status = @status, visit_date = COALESCE(@visit_date, visit_date), visit_time = COALESCE(@visit_time, visit_time),
-           party_size = COALESCE(@party_size, party_size), guest_name = COALESCE(@guest_name, guest_name), guest_name_kana = COALESCE(@guest_name_kana, guest_name_kana),
-           phone = COALESCE(@phone, phone), course = COALESCE(@course, course), seats = COALESCE(@seats, seats), notes = COALESCE(@notes, notes),
-           store_name = COALESCE(@store_name, store_name), needs_review = @needs_review, review_reasons = @review_reasons, last_message = @last_message,
-           last_sent_at = @last_sent_at, updated_at = @now WHERE id = @id`,
-      ),
-      insertEvent: db.prepare(
-        `INSERT INTO reservation_events (reservation, message, event, sent_at, applied, changes, extraction, reason, created_at)
-         VALUES (@reservation, @message, @event, @sent_at, @applied, @changes, @extraction, @reason, @now)`,
-      ),
       countByState: db.prepare('SELECT state, COUNT(*) AS n FROM messages GROUP BY state'),
       oldestPending: db.prepare(`SELECT MIN(received_at) AS t FROM messages WHERE state IN ${sqlList(WAITING_STATES)}`),
       backlogCount: db.prepare(`SELECT COUNT(*) AS n FROM messages WHERE state IN ${sqlList(WAITING_STATES)}`),
       lastProcessed: db.prepare(
         `SELECT MAX(processed_at) AS t FROM messages WHERE state NOT IN ${sqlList(UNFINISHED_STATES)}`,
+      ),
+      failureCounts: db.prepare(
+        `SELECT error_code AS code, state, COUNT(*) AS n FROM messages WHERE state IN ${sqlList(FAILED_STATES)} GROUP BY error_code, state`,
       ),
     };
   }
@@ -332,13 +264,8 @@ export class Store {
   }
 
   /** The message rows indexed in one journal segment (the reconciler compares them with the segment). */
-  rowsInSegment(
-    segment: number,
-  ): Pick<MessageRow, 'id' | 'spool_offset' | 'header_length' | 'raw_path' | 'raw_purged_at' | 'state'>[] {
-    return this.stmts.rowsInSegment.all(segment) as Pick<
-      MessageRow,
-      'id' | 'spool_offset' | 'header_length' | 'raw_path' | 'raw_purged_at' | 'state'
-    >[];
+  rowsInSegment(segment: number): SegmentRow[] {
+    return this.stmts.rowsInSegment.all(segment) as SegmentRow[];
   }
 
   /** Segments that rows still expect their raw bytes in (not moved to kept/, not purged). */
@@ -379,11 +306,20 @@ export class Store {
     return this.stmts.getMessage.get(id) as MessageRow | undefined;
   }
 
+  /** The rows a replay or rebuild selection names, oldest first; throws when nothing is selected. */
+  selectMessages(sel: MessageSelection): MessageRow[] {
+    return selectMessages(this.db, sel);
+  }
+
   /**
    * Applies one processing outcome: duplicate detection, message state, and the
    * reservation/event rows. Idempotent: applying the same outcome twice (replay)
    * adds nothing — unless `replayReason` is given (a replay whose extraction
    * changed), which records a new event carrying that reason.
+   *
+   * Returns the event rows it wrote. Call it inside `transaction()` and write
+   * their outbox rows (src/deliver OutboxWriter) in that same transaction, so
+   * an event and its webhook deliveries commit or roll back together.
    */
   applyOutcome(row: WorkRow, o: Outcome, opts: { replayReason?: string } = {}): ApplyResult {
     const now = this.clock();
@@ -395,12 +331,14 @@ export class Store {
       duplicateOf = (this.stmts.dupByHash.get(o.contentHash, row.id) as { id: string } | undefined)?.id ?? null;
     }
     let state: MessageState;
-    const events: AppliedEvent[] = [];
+    const events: RecordedEvent[] = [];
     if (duplicateOf) state = 'duplicate';
     else if (row.quarantined) state = 'quarantined';
     else if (x.kind === 'reservation') {
       if (x.source && x.reservationId && x.event) {
-        events.push(this.applyReservation(row, o, now, opts.replayReason ?? null));
+        const replayReason = opts.replayReason ?? null;
+        const recorded = this.reservations.apply(row, o, now, replayReason);
+        if (recorded) events.push({ ...recorded, row, outcome: o, replayReason });
         state = x.needsReview ? 'review' : 'processed';
       } else state = 'review';
     } else if (x.kind === 'verification') state = 'review';
@@ -440,63 +378,6 @@ export class Store {
     return reasons;
   }
 
-  private applyReservation(row: WorkRow, o: Outcome, now: number, replayReason: string | null): AppliedEvent {
-    const x = o.extraction;
-    const existing = this.stmts.findReservation.get(x.source, x.reservationId) as
-      | { id: number; status: string; last_sent_at: number | null; needs_review: number; review_reasons: string }
-      | undefined;
-    const reasons = [...x.reviewReasons];
-    if (!existing && (x.event === 'change' || x.event === 'cancel')) reasons.push(`unknown-reservation:${x.event}`);
-    const fields = {
-      store: row.store,
-      status: STATUS_BY_EVENT[x.event!]!,
-      visit_date: x.visitDate,
-      visit_time: x.visitTime,
-      party_size: x.partySize,
-      guest_name: x.guestName,
-      guest_name_kana: x.guestNameKana,
-      phone: x.phone,
-      course: x.course,
-      seats: x.seats,
-      notes: x.notes,
-      store_name: x.storeName,
-      needs_review: reasons.length > 0 || x.needsReview ? 1 : 0,
-      review_reasons: JSON.stringify(reasons),
-      last_message: row.id,
-      last_sent_at: o.sentAt ?? row.received_at,
-      now,
-    };
-    let reservationRowId: number;
-    let applied = true;
-    if (!existing) {
-      reservationRowId = Number(
-        this.stmts.insertReservation.run({ ...fields, source: x.source, reservation_id: x.reservationId })
-          .lastInsertRowid,
-      );
-    } else {
-      reservationRowId = existing.id;
-      const prior = this.stmts.eventExists.get(row.id, reservationRowId, x.event) as { id: number } | undefined;
-      if (prior && !replayReason) return { eventId: prior.id, reservationRowId, event: x.event!, applied: false };
-      // An older mail (by its Date) never rolls a newer state back; it is kept as history.
-      applied = existing.last_sent_at === null || fields.last_sent_at >= existing.last_sent_at;
-      if (applied) this.stmts.updateReservation.run({ ...fields, id: reservationRowId });
-    }
-    const ev = this.stmts.insertEvent.run({
-      reservation: reservationRowId,
-      message: row.id,
-      event: x.event,
-      sent_at: o.sentAt,
-      applied: applied ? 1 : 0,
-      changes: JSON.stringify(x.changes),
-      extraction: JSON.stringify(x),
-      reason: applied ? replayReason : 'older than the current state',
-      now,
-    });
-    const recorded: AppliedEvent = { eventId: Number(ev.lastInsertRowid), reservationRowId, event: x.event!, applied };
-    this.onEvent?.({ ...recorded, row, outcome: o, replayReason });
-    return recorded;
-  }
-
   /** Records a failure: back to pending with a retry time, or to a terminal state. */
   recordFailure(
     id: string,
@@ -529,6 +410,11 @@ export class Store {
     };
   }
 
+  /** Failed and dead messages by error code and state (status). */
+  failureCounts(): FailureCount[] {
+    return this.stmts.failureCounts.all() as FailureCount[];
+  }
+
   /** Pipeline figures for status, readiness and metrics. */
   summary(): { byState: Record<string, number>; oldestPendingAt: number | null; lastProcessedAt: number | null } {
     const byState: Record<string, number> = {};
@@ -557,6 +443,11 @@ export class Store {
     } finally {
       this.db.pragma(`busy_timeout = ${previous}`);
     }
+  }
+
+  /** The store registry (src/store/stores.ts) on this database; its grace period is configuration. */
+  registry(opts: Omit<RegistryOptions, 'clock'> & { clock?: () => number }): StoreRegistry {
+    return new StoreRegistry(this.db, { clock: this.clock, ...opts });
   }
 
   close(): void {

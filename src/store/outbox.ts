@@ -1,65 +1,14 @@
 /**
  * The webhook outbox's SQL (deliveries table, migration 002). The deliver/
- * module decides what to send and when; this file only reads and writes rows,
- * so the Store stays the one place that speaks SQL.
+ * module decides what to send and when (and, as OutboxWriter, what to queue
+ * for a recorded event); this file only reads and writes rows.
  *
  * Ordering rule: per (reservation, endpoint) only the earliest pending
  * delivery (lowest seq) is ever due — later ones wait behind it. Delivered
  * and dead rows do not block.
  */
 import type { Db } from './db.ts';
-import type { ReservationRow } from './queries.ts';
-
-export const DELIVERY_STATES = ['pending', 'delivered', 'dead'] as const;
-export type DeliveryState = (typeof DELIVERY_STATES)[number];
-
-export interface DeliveryRow {
-  seq: number;
-  id: string;
-  event_id: number;
-  reservation: number;
-  message: string;
-  endpoint: string;
-  event: string;
-  idempotency_key: string;
-  payload: string;
-  state: DeliveryState;
-  attempts: number;
-  next_attempt_at: number;
-  expires_at: number;
-  last_attempt_at: number | null;
-  last_status: number | null;
-  last_error_code: string | null;
-  last_error: string | null;
-  last_duration_ms: number | null;
-  delivered_at: number | null;
-  dead_at: number | null;
-  created_at: number;
-}
-
-export type NewDelivery = Pick<
-  DeliveryRow,
-  | 'id'
-  | 'event_id'
-  | 'reservation'
-  | 'message'
-  | 'endpoint'
-  | 'event'
-  | 'idempotency_key'
-  | 'payload'
-  | 'next_attempt_at'
-  | 'expires_at'
-  | 'created_at'
->;
-
-export interface AttemptRecord {
-  id: string;
-  now: number;
-  status: number | null;
-  durationMs: number;
-  code?: string | null;
-  error?: string | null;
-}
+import type { AttemptRecord, DeliveryRow, NewDelivery, ReservationRow } from './rows.ts';
 
 /** The earliest pending delivery of its (reservation, endpoint) chain. */
 const HEAD = `NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.reservation = d.reservation AND e.endpoint = d.endpoint AND e.state = 'pending' AND e.seq < d.seq)`;

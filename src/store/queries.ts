@@ -6,85 +6,16 @@
  */
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.ts';
-import type { MessageRow } from './index.ts';
-import type { DeliveryRow } from './outbox.ts';
-
-export interface ReservationRow {
-  id: number;
-  source: string;
-  reservation_id: string;
-  store: string | null;
-  status: string;
-  visit_date: string | null;
-  visit_time: string | null;
-  party_size: number | null;
-  guest_name: string | null;
-  guest_name_kana: string | null;
-  phone: string | null;
-  course: string | null;
-  seats: string | null;
-  notes: string | null;
-  store_name: string | null;
-  needs_review: number;
-  review_reasons: string;
-  last_message: string;
-  last_sent_at: number | null;
-  created_at: number;
-  updated_at: number;
-}
-
-export interface EventRow {
-  id: number;
-  reservation: number;
-  message: string;
-  event: string;
-  sent_at: number | null;
-  applied: number;
-  changes: string;
-  extraction: string;
-  reason: string | null;
-  created_at: number;
-}
-
-/** A page of rows; `after` is the sort key of the last row when there are more. */
-export interface Page<T> {
-  rows: T[];
-  after: (string | number)[] | null;
-}
-
-export interface ReservationFilter {
-  store?: string;
-  source?: string;
-  status?: string;
-  needsReview?: boolean;
-  /** Visit date range, inclusive, YYYY-MM-DD. */
-  visitFrom?: string;
-  visitTo?: string;
-  /** Guest name (kanji or kana), reservation id or phone digits, partial match. */
-  q?: string;
-}
-
-export interface MessageFilter {
-  state?: string;
-  kind?: string;
-  source?: string;
-  store?: string;
-  /** Error code of a failed / dead message. */
-  reason?: string;
-  event?: string;
-  handled?: boolean;
-  /** Received range, ms since epoch, inclusive. */
-  receivedFrom?: number;
-  receivedTo?: number;
-}
-
-export interface DeliveryFilter {
-  state?: string;
-  endpoint?: string;
-  event?: string;
-  reservation?: number;
-  message?: string;
-}
+import type {
+  DeliveryFilter,
+  DeliveryRow,
+  EventRow,
+  MessageFilter,
+  MessageRow,
+  Page,
+  ReservationFilter,
+  ReservationRow,
+} from './rows.ts';
 
 type Params = Record<string, string | number>;
 

@@ -1,22 +1,9 @@
-/** Selecting messages for a replay by id, time, state, source or store (SQL stays in the store). */
-import type { MessageRow, Store } from './index.ts';
-
-/** Which messages `replay` and `rebuild` process again. */
-export interface MessageSelection {
-  ids?: string[];
-  /** Received at or after (ms). */
-  since?: number;
-  /** Received before (ms). */
-  until?: number;
-  states?: string[];
-  source?: string;
-  store?: string;
-  /** Everything (rebuild). */
-  all?: boolean;
-}
+/** The replay selection view: messages for a replay or rebuild by id, time, state, source or store. */
+import type { Db } from './db.ts';
+import type { MessageRow, MessageSelection } from './rows.ts';
 
 /** The rows a selection names, oldest first. Throws when the selection is empty (say what to replay). */
-export function selectMessages(store: Store, sel: MessageSelection): MessageRow[] {
+export function selectMessages(db: Db, sel: MessageSelection): MessageRow[] {
   const where: string[] = [];
   const params: Record<string, unknown> = {};
   if (sel.ids?.length) {
@@ -46,5 +33,5 @@ export function selectMessages(store: Store, sel: MessageSelection): MessageRow[
   if (where.length === 0 && !sel.all)
     throw new Error('nothing selected: give spool ids, --state, --since/--until, --source, --store or --all');
   const sql = `SELECT * FROM messages ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY received_at, id`;
-  return store.db.prepare(sql).all(params) as MessageRow[];
+  return db.prepare(sql).all(params) as MessageRow[];
 }

@@ -9,6 +9,7 @@ import { deliver, queuedId } from '../helpers/smtp.ts';
 import { checkAuth } from '../../src/http/auth.ts';
 import { tabelogMail, type TabelogMail } from '../deliver/mail.ts';
 import { Receiver, api, progress, until } from '../deliver/receiver.ts';
+import { sqliteOf } from '../../src/store/testing.ts';
 
 const TOKEN = 's3cr3t-api-token';
 
@@ -125,7 +126,9 @@ describe('HTTP API', () => {
     await send('newsletter', 'shibuya@intake.example', Buffer.from(NEWSLETTER), 'ignored');
     await until(
       () => {
-        const n = app.store.db.prepare(`SELECT COUNT(*) AS n FROM deliveries WHERE state = 'delivered'`).get() as {
+        const n = sqliteOf(app.store)
+          .prepare(`SELECT COUNT(*) AS n FROM deliveries WHERE state = 'delivered'`)
+          .get() as {
           n: number;
         };
         return n.n === 6;
@@ -379,7 +382,7 @@ describe('HTTP API', () => {
     });
 
     it('replays a message: processed again, without a second reservation event or delivery', async () => {
-      const before = app.store.db
+      const before = sqliteOf(app.store)
         .prepare('SELECT (SELECT COUNT(*) FROM reservation_events) AS e, (SELECT COUNT(*) FROM deliveries) AS d')
         .get();
       const processedAt = app.store.message(ids.sato!)!.processed_at;
@@ -394,7 +397,7 @@ describe('HTTP API', () => {
       }, progress(app));
       expect(row.attempts).toBe(1);
       expect(
-        app.store.db
+        sqliteOf(app.store)
           .prepare('SELECT (SELECT COUNT(*) FROM reservation_events) AS e, (SELECT COUNT(*) FROM deliveries) AS d')
           .get(),
       ).toEqual(before);
@@ -425,8 +428,8 @@ describe('HTTP API', () => {
       expect(again.body.error.code).toBe('ALREADY_PENDING');
       await until(
         () =>
-          (app.store.db.prepare('SELECT state FROM deliveries WHERE id = ?').get(id) as { state: string }).state ===
-          'delivered',
+          (sqliteOf(app.store).prepare('SELECT state FROM deliveries WHERE id = ?').get(id) as { state: string })
+            .state === 'delivered',
         progress(app, receiver),
       );
       receiver.respond = () => 200;

@@ -13,6 +13,7 @@ import { startTestApp, tempDir, waitProcessed, type TestApp } from '../helpers/a
 import { tabelogMail } from '../helpers/mail.ts';
 import { PHONE, hasHorizontalScroll, launchBrowser, type Browser } from './browser.ts';
 import { corruptRecordBeforeStart, gmailVerification, send } from './seed.ts';
+import { sqliteOf } from '../../src/store/testing.ts';
 
 const TOKEN = 'dashboard-test-token';
 const HOUR = 3_600_000;
@@ -203,7 +204,9 @@ describe('dashboard', () => {
     await send(app, STORE, gmailVerification('551200331', `${STORE}@intake.example`));
     await send(app, STORE, await booking({ event: 'change', bookingId: '71555556', phone: '090-****-5678' }));
     const reservation = (
-      app.store.db.prepare('SELECT id FROM reservations WHERE reservation_id = ?').get('71555555') as { id: number }
+      sqliteOf(app.store).prepare('SELECT id FROM reservations WHERE reservation_id = ?').get('71555555') as {
+        id: number;
+      }
     ).id;
 
     const page = await browser.page(PHONE);

@@ -11,6 +11,7 @@ import { deliver, queuedId } from '../helpers/smtp.ts';
 import { verifySignature } from '../../src/deliver/index.ts';
 import { tabelogMail } from './mail.ts';
 import { Receiver, progress, until } from './receiver.ts';
+import { sqliteOf } from '../../src/store/testing.ts';
 
 const SECRET = 'whsec_shared_by_both_nodes';
 
@@ -85,7 +86,7 @@ describe('two nodes behind MX priorities', () => {
     const keys = new Set(got.map((r) => r.headers['idempotency-key']));
     expect(keys.size).toBe(1);
     expect(got.every((r) => r.json.event === 'reservation.change' && r.json.reservation.partySize === 5)).toBe(true);
-    const newKey = primary.store.db
+    const newKey = sqliteOf(primary.store)
       .prepare(`SELECT idempotency_key AS k FROM deliveries WHERE event = 'reservation.new'`)
       .get() as { k: string };
     expect(keys.has(newKey.k)).toBe(false);

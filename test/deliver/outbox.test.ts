@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, ConfigError } from '../../src/config/index.ts';
-import { attachOutbox, idempotencyKey, signatureHeader, verifySignature } from '../../src/deliver/index.ts';
+import { OutboxWriter, idempotencyKey, signatureHeader, verifySignature } from '../../src/deliver/index.ts';
 import { databaseFile } from '../../src/app.ts';
 import { Store } from '../../src/store/index.ts';
 import type { Extraction } from '../../src/extract/types.ts';
@@ -116,11 +116,11 @@ describe('deliveries written by another process', () => {
     // Another process (like `ota-inbound replay`) records a corrected event on the same database.
     const other = new Store(databaseFile(app.config));
     try {
-      attachOutbox(other, app.config.webhook);
+      const writer = new OutboxWriter(other.outbox, app.config.webhook);
       const row = other.message(id)!;
       const extraction = { ...(JSON.parse(row.extraction!) as Extraction), partySize: 5 };
-      other.transaction(() =>
-        other.applyOutcome(
+      const queued = other.transaction(() => {
+        const { events } = other.applyOutcome(
           row,
           {
             id,
@@ -132,8 +132,10 @@ describe('deliveries written by another process', () => {
             meta: {},
           },
           { replayReason: 'replay: extraction changed' },
-        ),
-      );
+        );
+        return events.reduce((n, e) => n + writer.write(e), 0);
+      });
+      expect(queued).toBe(1);
     } finally {
       other.close();
     }

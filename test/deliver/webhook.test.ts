@@ -13,6 +13,7 @@ import {
 } from '../../src/deliver/index.ts';
 import { tabelogMail, type TabelogMail } from './mail.ts';
 import { Receiver, api, progress, until } from './receiver.ts';
+import { sqliteOf } from '../../src/store/testing.ts';
 
 const SECRET = 'whsec_test_current';
 const OLD_SECRET = 'whsec_test_previous';
@@ -61,7 +62,7 @@ async function deliveries(app: TestApp, query = ''): Promise<DeliveryJson[]> {
 /** Deliveries of the node in the given state once none is pending any more. */
 function settled(app: TestApp): Promise<{ state: string; id: string }[]> {
   return until(() => {
-    const rows = app.store.db.prepare('SELECT id, state FROM deliveries ORDER BY seq').all() as {
+    const rows = sqliteOf(app.store).prepare('SELECT id, state FROM deliveries ORDER BY seq').all() as {
       state: string;
       id: string;
     }[];

@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { deliver, queuedId } from '../helpers/smtp.ts';
 import { startTestApp, waitFor, type TestApp } from '../helpers/app.ts';
 import { tabelogMail } from '../helpers/mail.ts';
+import { sqliteOf } from '../../src/store/testing.ts';
 
 /** Concurrent SMTP sessions of the sending MTA. */
 const SESSIONS = 8;
@@ -85,7 +86,7 @@ describe('spool → database hand-off with the database locked by another proces
       return r.every((m) => m && SETTLED.has(m.state)) ? r : undefined;
     });
     expect(rows.map((r) => r!.state).filter((s) => s !== 'processed')).toEqual([]);
-    const count = a.store.db.prepare('SELECT COUNT(*) AS n FROM messages').get() as { n: number };
+    const count = sqliteOf(a.store).prepare('SELECT COUNT(*) AS n FROM messages').get() as { n: number };
     expect(count.n).toBe(ids.length);
 
     // The cursor never moved past a record that was not taken in: after a restart nothing is missing or doubled.
@@ -93,7 +94,7 @@ describe('spool → database hand-off with the database locked by another proces
     await a.stop();
     app = await startTestApp({}, { dir });
     for (const id of ids) expect(app.store.message(id)?.state, id).toBe('processed');
-    const events = app.store.db.prepare('SELECT COUNT(*) AS n FROM reservation_events').get() as { n: number };
+    const events = sqliteOf(app.store).prepare('SELECT COUNT(*) AS n FROM reservation_events').get() as { n: number };
     expect(events.n).toBe(ids.length);
   });
 

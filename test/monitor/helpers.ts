@@ -12,6 +12,7 @@ import type { WebhookOptions } from '../../src/monitor/alerts.ts';
 import { Store } from '../../src/store/index.ts';
 import type { LoadedCertificate } from '../../src/tls/index.ts';
 import { tempDir } from '../helpers/app.ts';
+import { sqliteOf } from '../../src/store/testing.ts';
 
 export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;
@@ -76,7 +77,7 @@ export function bench(opts: {
 }): Bench {
   const dir = tempDir('ota-monitor-');
   const store = new Store(path.join(dir, 'db.sqlite'));
-  const insertStmt = store.db.prepare(
+  const insertStmt = sqliteOf(store).prepare(
     `INSERT INTO messages (id, received_at, spool_segment, spool_offset, header_length, size, mail_from, rcpt_to, client_ip, store, quarantined, state, kind, source, meta, processed_at)
      VALUES (@id, @at, 0, 0, 0, 100, @mailFrom, @rcptTo, '127.0.0.1', @store, @quarantined, @state, @kind, @source, @meta, @processedAt)`,
   );

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { learnProfile, zeroProbability } from '../../src/monitor/index.ts';
 import type { LoadedCertificate } from '../../src/tls/index.ts';
 import { DAY, HOUR, MINUTE, MONDAY, bench, daytimeHistory, type Bench } from './helpers.ts';
+import { sqliteOf } from '../../src/store/testing.ts';
 
 const benches: Bench[] = [];
 function open(...args: Parameters<typeof bench>): Bench {
@@ -163,7 +164,9 @@ describe('processing and failure watchdogs', () => {
     await b.watchdogs.tick();
     expect(b.firing()).toEqual(['ProcessingLag']);
     expect(b.alerts.active()[0]!.severity).toBe('critical');
-    b.store.db.prepare(`UPDATE messages SET state = 'processed', processed_at = ? WHERE id = ?`).run(b.now, stuck);
+    sqliteOf(b.store)
+      .prepare(`UPDATE messages SET state = 'processed', processed_at = ? WHERE id = ?`)
+      .run(b.now, stuck);
     b.advance(MINUTE);
     await b.watchdogs.tick();
     expect(b.firing()).toEqual([]);
@@ -178,7 +181,7 @@ describe('processing and failure watchdogs', () => {
     expect((await b.metrics.deadLetterMessages.get()).values[0]!.value).toBe(1);
     await b.watchdogs.tick();
     expect(b.alerts.history()).toHaveLength(1);
-    b.store.db.prepare('UPDATE messages SET handled_at = ? WHERE id = ?').run(b.now, id);
+    sqliteOf(b.store).prepare('UPDATE messages SET handled_at = ? WHERE id = ?').run(b.now, id);
     await b.watchdogs.tick();
     expect(b.firing()).toEqual([]);
   });

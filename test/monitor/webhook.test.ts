@@ -2,6 +2,7 @@ import http from 'node:http';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DAY, HOUR, MINUTE, MONDAY, bench, daytimeHistory, type Bench } from './helpers.ts';
+import { sqliteOf } from '../../src/store/testing.ts';
 
 interface Receiver {
   url: string;
@@ -100,7 +101,7 @@ describe('alert webhook', () => {
   it('retries a failing receiver a few times, then delivers once', async () => {
     const { b, r } = await silentDay('json', [500, 503]);
     b.advance(45 * MINUTE);
-    b.store.db.exec('UPDATE messages SET store = NULL, source = NULL'); // one alert only: the overall one
+    sqliteOf(b.store).exec('UPDATE messages SET store = NULL, source = NULL'); // one alert only: the overall one
     await b.watchdogs.tick();
     await b.alerts.flush();
     expect(r.bodies).toHaveLength(1);
@@ -109,7 +110,7 @@ describe('alert webhook', () => {
 
   it('gives up after its retries without blocking the watchdogs, and counts the failure', async () => {
     const { b, r } = await silentDay('json', [500, 500, 500, 500]);
-    b.store.db.exec('UPDATE messages SET store = NULL, source = NULL');
+    sqliteOf(b.store).exec('UPDATE messages SET store = NULL, source = NULL');
     b.advance(45 * MINUTE);
     await b.watchdogs.tick();
     expect(b.firing()).toEqual(['NoMailProcessed']); // state changed before any delivery finished

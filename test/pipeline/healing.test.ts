@@ -12,6 +12,7 @@ import { SHIPPED_SITES_DIR } from '../../src/paths.ts';
 import { purge } from '../../src/retention/index.ts';
 import { rawLocation } from '../../src/store/index.ts';
 import { runRebuild } from '../../src/cli/maintenance.ts';
+import { sqliteOf } from '../../src/store/testing.ts';
 
 const sites = loadSiteDefinitions([SHIPPED_SITES_DIR]);
 let apps: TestApp[] = [];
@@ -42,7 +43,7 @@ async function booking(app: TestApp, over: Partial<Parameters<typeof tabelogMail
 
 const replayOpts = (app: TestApp) => ({ store: app.store, spool: app.spool, sites, settings: app.config.pipeline });
 const eventCount = (app: TestApp) =>
-  (app.store.db.prepare('SELECT COUNT(*) AS n FROM reservation_events').get() as { n: number }).n;
+  (sqliteOf(app.store).prepare('SELECT COUNT(*) AS n FROM reservation_events').get() as { n: number }).n;
 
 describe('a pipeline that heals itself', () => {
   it('retries when the database is locked by someone else, then processes the message', async () => {
@@ -112,13 +113,13 @@ describe('a pipeline that heals itself', () => {
     const ids = [await booking(app), await booking(app)];
     for (const id of ids) await waitProcessed(app, id);
     const before = eventCount(app);
-    const snapshot = JSON.stringify(app.store.db.prepare('SELECT * FROM messages ORDER BY id').all());
+    const snapshot = JSON.stringify(sqliteOf(app.store).prepare('SELECT * FROM messages ORDER BY id').all());
     const dry = await replay({ ...replayOpts(app), selection: { ids }, dryRun: true });
     expect(dry).toMatchObject({ selected: 2, unchanged: 2, changed: 0 });
     const real = await replay({ ...replayOpts(app), selection: { ids } });
     expect(real).toMatchObject({ selected: 2, unchanged: 2, changed: 0 });
     expect(eventCount(app)).toBe(before);
-    expect(JSON.stringify(app.store.db.prepare('SELECT * FROM messages ORDER BY id').all())).toBe(snapshot);
+    expect(JSON.stringify(sqliteOf(app.store).prepare('SELECT * FROM messages ORDER BY id').all())).toBe(snapshot);
   });
 
   it('records a new event with the reason when a fixed parser extracts something else', async () => {
@@ -126,21 +127,21 @@ describe('a pipeline that heals itself', () => {
     const id = await booking(app, { party: '5名' });
     await waitProcessed(app, id);
     // What an older, buggy parser would have stored: the じゃらん-style misread party size.
-    app.store.db
+    sqliteOf(app.store)
       .prepare(`UPDATE messages SET extraction = json_set(extraction, '$.partySize', 1) WHERE id = ?`)
       .run(id);
-    app.store.db.prepare(`UPDATE reservations SET party_size = 1 WHERE last_message = ?`).run(id);
+    sqliteOf(app.store).prepare(`UPDATE reservations SET party_size = 1 WHERE last_message = ?`).run(id);
     const dry = await replay({ ...replayOpts(app), selection: { ids: [id] }, dryRun: true });
     expect(dry.changes[0]).toMatchObject({ id, fields: ['partySize'] });
     expect(
       (
-        app.store.db.prepare('SELECT party_size FROM reservations WHERE last_message = ?').get(id) as {
+        sqliteOf(app.store).prepare('SELECT party_size FROM reservations WHERE last_message = ?').get(id) as {
           party_size: number;
         }
       ).party_size,
     ).toBe(1);
     await replay({ ...replayOpts(app), selection: { ids: [id] } });
-    const events = app.store.db
+    const events = sqliteOf(app.store)
       .prepare('SELECT event, reason FROM reservation_events WHERE message = ? ORDER BY id')
       .all(id) as { event: string; reason: string | null }[];
     expect(events).toEqual([
@@ -149,7 +150,7 @@ describe('a pipeline that heals itself', () => {
     ]);
     expect(
       (
-        app.store.db.prepare('SELECT party_size FROM reservations WHERE last_message = ?').get(id) as {
+        sqliteOf(app.store).prepare('SELECT party_size FROM reservations WHERE last_message = ?').get(id) as {
           party_size: number;
         }
       ).party_size,
@@ -184,8 +185,8 @@ describe('a pipeline that heals itself', () => {
     for (const id of ids) await waitProcessed(app, id);
     const cols =
       'source, reservation_id, store, status, visit_date, visit_time, party_size, guest_name, phone, needs_review, review_reasons, last_message';
-    const live = app.store.db.prepare(`SELECT ${cols} FROM reservations ORDER BY source, reservation_id`).all();
-    const liveStates = app.store.db.prepare('SELECT id, state, duplicate_of FROM messages ORDER BY id').all();
+    const live = sqliteOf(app.store).prepare(`SELECT ${cols} FROM reservations ORDER BY source, reservation_id`).all();
+    const liveStates = sqliteOf(app.store).prepare('SELECT id, state, duplicate_of FROM messages ORDER BY id').all();
     const out = path.join(app.dir, 'rebuilt.db');
     const r = await runRebuild(app.config, { output: out, replace: false, quiet: true });
     expect(r.recovered).toBe(ids.length);
@@ -241,7 +242,7 @@ describe('a pipeline that heals itself', () => {
       { now: Date.parse('2027-03-01T00:00:00Z') },
     );
     expect(report.personalErased).toBe(1);
-    const r = app.store.db
+    const r = sqliteOf(app.store)
       .prepare('SELECT guest_name, phone, visit_date FROM reservations WHERE last_message = ?')
       .get(id);
     expect(r).toEqual({ guest_name: null, phone: null, visit_date: '2026-12-20' });

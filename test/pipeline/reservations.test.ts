@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliver, queuedId } from '../helpers/smtp.ts';
 import { startTestApp, waitProcessed, type TestApp } from '../helpers/app.ts';
 import { tabelogMail } from '../helpers/mail.ts';
+import { sqliteOf } from '../../src/store/testing.ts';
 
 const FIXTURES = path.join(import.meta.dirname, '../fixtures');
 /** The retty/digest fixture's subject says 【予約件数 3件】. */
@@ -33,10 +34,11 @@ interface ReservationRow {
 describe('from mail to reservation', () => {
   let app: TestApp;
   const reservation = (source: string, id: string) =>
-    app.store.db.prepare('SELECT * FROM reservations WHERE source = ? AND reservation_id = ?').get(source, id) as
-      ReservationRow | undefined;
+    sqliteOf(app.store)
+      .prepare('SELECT * FROM reservations WHERE source = ? AND reservation_id = ?')
+      .get(source, id) as ReservationRow | undefined;
   const events = (rowId: number) =>
-    app.store.db
+    sqliteOf(app.store)
       .prepare('SELECT event, applied, message FROM reservation_events WHERE reservation = ? ORDER BY id')
       .all(rowId) as { event: string; applied: number; message: string }[];
 
@@ -196,14 +198,16 @@ describe('from mail to reservation', () => {
   });
 
   it('stores a digest without creating reservations, with its count for reconciliation', async () => {
-    const before = (app.store.db.prepare('SELECT COUNT(*) AS n FROM reservations').get() as { n: number }).n;
+    const before = (sqliteOf(app.store).prepare('SELECT COUNT(*) AS n FROM reservations').get() as { n: number }).n;
     const id = await send(app, fixture('retty/digest'));
     const row = await waitProcessed(app, id);
     expect(row.kind).toBe('digest');
     // None of the three bookings it lists was imported here: a review item (test/pipeline/digests.test.ts).
     expect(row.state).toBe('review');
     expect((JSON.parse(row.meta!) as { digest: { count: number } }).digest.count).toBe(DIGEST_COUNT);
-    expect((app.store.db.prepare('SELECT COUNT(*) AS n FROM reservations').get() as { n: number }).n).toBe(before);
+    expect((sqliteOf(app.store).prepare('SELECT COUNT(*) AS n FROM reservations').get() as { n: number }).n).toBe(
+      before,
+    );
   });
 
   it('keeps a forwarding verification mail for a person, with its code', async () => {

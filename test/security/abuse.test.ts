@@ -7,6 +7,7 @@ import { startTestApp, waitProcessed, type TestApp } from '../helpers/app.ts';
 import { queuedId } from '../helpers/smtp.ts';
 import { AbuseGuard, addressKey } from '../../src/smtp/abuse.ts';
 import { ByteClient } from './client.ts';
+import { sqliteOf } from '../../src/store/testing.ts';
 
 const T0 = Date.UTC(2026, 10, 20, 9, 0, 0);
 let now = T0;
@@ -183,7 +184,7 @@ describe('header size', () => {
     const ok = await send(`Subject: small\r\n\r\n${'b'.repeat(4000)}`);
     expect(ok?.code).toBe(250);
     await waitProcessed(a, queuedId({ code: 250, text: ok!.text, lines: [] }));
-    expect((a.store.db.prepare('SELECT COUNT(*) AS n FROM messages').get() as { n: number }).n).toBe(1);
+    expect((sqliteOf(a.store).prepare('SELECT COUNT(*) AS n FROM messages').get() as { n: number }).n).toBe(1);
     c.destroy();
   });
 });

@@ -10,6 +10,7 @@ import { applySiteVerdict, verifySite, zoneFileResolver, type AuthResult } from 
 import type { Extraction } from '../../src/extract/types.ts';
 import type { MessageRow } from '../../src/store/index.ts';
 import { dkimSigned, forwardWithArc, tabelogNew, makeKey, writeZone, zoneOf, type Key, type Zone } from './helpers.ts';
+import { sqliteOf } from '../../src/store/testing.ts';
 
 let app: TestApp;
 let zone: Zone;
@@ -63,7 +64,7 @@ describe('sender authentication of site mail', () => {
     expect(extraction.reviewReasons).toContain('unauthenticated:tabelog');
     expect(row.state).toBe('review');
     expect(auth.site).toEqual({ source: 'tabelog', trusted: false, via: null, domain: null });
-    const reservation = app.store.db
+    const reservation = sqliteOf(app.store)
       .prepare('SELECT needs_review, review_reasons FROM reservations WHERE last_message = ?')
       .get(row.id) as { needs_review: number; review_reasons: string };
     expect(reservation.needs_review).toBe(1);

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, tempDir, waitFor, waitProcessed, type TestApp } from '../helpers/app.ts';
 import { ByteClient } from './client.ts';
 import { makeKey, writeZone, zoneOf } from './helpers.ts';
+import { sqliteOf } from '../../src/store/testing.ts';
 
 const SECONDS = Number(process.env.OTA_FUZZ_SECONDS ?? 15);
 const SEED = process.env.OTA_FUZZ_SEED ? Number(process.env.OTA_FUZZ_SEED) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
@@ -305,7 +306,7 @@ describe('fuzzing SMTP sessions and MIME', () => {
       await waitFor(app, () => accepted.every((id) => TERMINAL.has(state(id) ?? '')));
       for (const id of accepted)
         expect(TERMINAL.has(state(id) ?? 'missing'), `seed ${SEED}: ${id} is ${state(id) ?? 'missing'}`).toBe(true);
-      const stuck = app.store.db
+      const stuck = sqliteOf(app.store)
         .prepare(`SELECT COUNT(*) AS n FROM messages WHERE state IN ('pending', 'failed')`)
         .get() as { n: number };
       expect(stuck.n, `seed ${SEED}: messages left pending`).toBe(0);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Store } from '../../src/store/index.ts';
 import { tempDir } from '../helpers/app.ts';
+import { sqliteOf } from '../../src/store/testing.ts';
 
 const store = new Store(path.join(tempDir(), 'digests.db'));
 afterAll(() => store.close());
@@ -13,7 +14,7 @@ afterAll(() => store.close());
 let n = 0;
 function reservation(r: { store: string | null; date: string; time: string; party: number; status?: string }): void {
   n++;
-  store.db
+  sqliteOf(store)
     .prepare(
       `INSERT INTO reservations (source, reservation_id, store, status, visit_date, visit_time, party_size, last_message, created_at, updated_at)
        VALUES ('tabelog', ?, ?, ?, ?, ?, ?, 'm', 0, 0)`,

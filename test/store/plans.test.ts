@@ -11,8 +11,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Statement } from 'better-sqlite3';
 import { Store } from '../../src/store/index.ts';
-import { MonitorQueries } from '../../src/monitor/queries.ts';
 import { tempDir } from '../helpers/app.ts';
+import { sqliteOf } from '../../src/store/testing.ts';
 
 const store = new Store(path.join(tempDir(), 'plans.db'));
 afterAll(() => store.close());
@@ -21,7 +21,7 @@ function planOf(stmt: Statement): string[] {
   const sql = stmt.source;
   const named = Object.fromEntries([...sql.matchAll(/@(\w+)/g)].map((m) => [m[1]!, 0]));
   const positional = new Array<number>((sql.match(/\?/g) ?? []).length).fill(0);
-  const explain = store.db.prepare(`EXPLAIN QUERY PLAN ${sql}`);
+  const explain = sqliteOf(store).prepare(`EXPLAIN QUERY PLAN ${sql}`);
   const rows = (Object.keys(named).length ? explain.all(named) : explain.all(...positional)) as { detail: string }[];
   return rows.map((r) => r.detail);
 }
@@ -40,11 +40,15 @@ describe('query plans of the hot, repeated queries', () => {
         'lastProcessed',
         'dupByMessageId',
         'dupByHash',
-        'findReservation',
       ] as const
     ).map((k) => [`store.${k}`, stmtsOf(store)[k]!] as [string, Statement]),
+    ['reservations.findReservation', stmtsOf(store.reservations).findReservation!],
+    // The dashboard page polls the overview while it is open.
+    ...(['series', 'hourly', 'open'] as const).map(
+      (k) => [`dashboard.${k}`, stmtsOf(store.dashboard)[k]!] as [string, Statement],
+    ),
     ...(['oldestWaiting', 'deadUnhandled', 'sourceOutcomes', 'recent', 'first'] as const).map(
-      (k) => [`monitor.${k}`, stmtsOf(new MonitorQueries(store.db))[k]!] as [string, Statement],
+      (k) => [`monitor.${k}`, stmtsOf(store.monitor)[k]!] as [string, Statement],
     ),
   ];
   it.each(hot)('%s reads an index range, not the whole messages table', (_name, stmt) => {
@@ -58,8 +62,8 @@ describe('query plans of the hot, repeated queries', () => {
   // A SEARCH can still cover a whole history: these must range over the
   // window they ask for (a site's outcomes once took every row of the site).
   it.each([
-    ['monitor.sourceOutcomes', 'messages_received', stmtsOf(new MonitorQueries(store.db)).sourceOutcomes!],
-    ['monitor.recent', 'messages_received', stmtsOf(new MonitorQueries(store.db)).recent!],
+    ['monitor.sourceOutcomes', 'messages_received', stmtsOf(store.monitor).sourceOutcomes!],
+    ['monitor.recent', 'messages_received', stmtsOf(store.monitor).recent!],
     ['store.lastProcessed', 'messages_processed', stmtsOf(store).lastProcessed!],
   ] as [string, string, Statement][])('%s uses the index %s', (_name, index, stmt) => {
     expect(planOf(stmt).join(' | ')).toContain(`INDEX ${index}`);

@@ -6,17 +6,20 @@
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Statement } from 'better-sqlite3';
-import { Store, StoreRegistry } from '../../src/store/index.ts';
+import { Store } from '../../src/store/index.ts';
+import { sqliteOf } from '../../src/store/testing.ts';
 import { tempDir } from '../helpers/app.ts';
 
 const store = new Store(path.join(tempDir(), 'plans.db'));
-const registry = new StoreRegistry(store.db, { graceDays: 14 });
+const registry = store.registry({ graceDays: 14 });
 afterAll(() => store.close());
 
 function planOf(name: string): string {
   const stmt = (registry as unknown as { stmts: Record<string, Statement> }).stmts[name]!;
   const n = (stmt.source.match(/\?/g) ?? []).length;
-  const rows = store.db.prepare(`EXPLAIN QUERY PLAN ${stmt.source}`).all(...new Array<number>(n).fill(0)) as {
+  const rows = sqliteOf(store)
+    .prepare(`EXPLAIN QUERY PLAN ${stmt.source}`)
+    .all(...new Array<number>(n).fill(0)) as {
     detail: string;
   }[];
   return rows.map((r) => r.detail).join(' | ');

@@ -47,7 +47,7 @@ async function withRegistry(
     ]);
   const store = new Store(databaseFile(cfg));
   try {
-    const registry = new StoreRegistry(store.db, { graceDays: cfg.registry.graceDays });
+    const registry = store.registry({ graceDays: cfg.registry.graceDays });
     const sites = loadSiteDefinitions([paths.SHIPPED_SITES_DIR, ...cfg.sitesDirs]).map((d) => d.source);
     let result: unknown;
     try {

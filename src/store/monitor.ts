@@ -1,29 +1,15 @@
 /**
- * The read-only questions the watchdogs ask the database. Kept here rather
- * than in store/ because nothing else needs them; they never write, and each
- * is bounded by an index (`messages_received`, `messages_state`).
+ * The monitor's read view: the read-only questions the watchdogs (and the
+ * metrics seeded at start-up) ask the database. They never write, and each is
+ * bounded by an index (`messages_received`, `messages_state`); the hot ones
+ * are pinned by test/store/plans.test.ts.
  */
-import { UNFINISHED_STATES, WAITING_STATES, sqlList, type Db } from '../store/index.ts';
-import { HOUR_MS } from '../shared/index.ts';
+import type { Db } from './db.ts';
+import type { ActivityRow, SourceOutcomeRow } from './rows.ts';
+import { UNFINISHED_STATES, WAITING_STATES, sqlList } from './states.ts';
+import { HOUR_MS } from '../shared/time.ts';
 
-export interface ActivityRow {
-  source: string | null;
-  store: string | null;
-  /** 1 while the messages are still pending/failed (not processed yet). */
-  waiting: number;
-  /** Epoch hour of arrival (hourly query) or null. */
-  hour: number | null;
-  n: number;
-  last: number;
-}
-
-export interface SourceOutcomeRow {
-  source: string;
-  total: number;
-  failed: number;
-}
-
-export class MonitorQueries {
+export class MonitorView {
   private readonly stmts;
 
   constructor(db: Db) {
