@@ -170,7 +170,7 @@ describe('dashboard', () => {
     expect(await page.locator('#freshness tbody tr', { hasText: 'umeda' }).locator('.status').textContent()).toContain(
       'Stale',
     );
-    expect(await page.locator('#sources tbody tr', { hasText: '食べログ' }).locator('.status').textContent()).toContain(
+    expect(await page.locator('#sources tbody tr', { hasText: 'Tabelog' }).locator('.status').textContent()).toContain(
       'Fresh',
     );
 
@@ -222,13 +222,13 @@ describe('dashboard', () => {
     }
     // Tables become labelled cards: the column header is shown with each value.
     await page.goto(`${base(app)}#/messages`);
-    const cell = page.locator('table.messages tbody td[data-label="Source"]').first();
+    const cell = page.locator('table.messages tbody td[data-label="Site"]').first();
     await cell.waitFor();
     expect(
       await page.evaluate(
-        `getComputedStyle(document.querySelector('table.messages tbody td[data-label="Source"]'), '::before').content`,
+        `getComputedStyle(document.querySelector('table.messages tbody td[data-label="Site"]'), '::before').content`,
       ),
-    ).toBe('"Source"');
+    ).toBe('"Site"');
   });
 
   it('shows a forwarding verification code prominently in the review queue and marks it handled', async () => {
