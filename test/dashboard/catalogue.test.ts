@@ -1,5 +1,5 @@
 /**
- * The dashboard's message catalogues (web/assets/i18n): Japanese and English
+ * The dashboard's message catalogues (web/assets/i18n-*.js): Japanese and English
  * have the same keys and the same placeholders, every key the scripts and the
  * page use exists, and every value the API can send (message states, delivery
  * states, shipped sites) has a word in both languages.
@@ -16,7 +16,7 @@ const WEB = path.join(import.meta.dirname, '..', '..', 'web');
 
 /** A catalogue module of the page (plain browser JS, so imported by path). */
 async function catalogue(lang: string): Promise<Record<string, Entry>> {
-  const file = path.join(WEB, 'assets', 'i18n', `${lang}.js`);
+  const file = path.join(WEB, 'assets', `i18n-${lang}.js`);
   return ((await import(file)) as { default: Record<string, Entry> }).default;
 }
 const catalogues = { en: await catalogue('en'), ja: await catalogue('ja') };

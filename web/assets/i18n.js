@@ -1,10 +1,10 @@
 // Languages of the dashboard: every user-visible string comes from a message
-// catalogue (i18n/ja.js, i18n/en.js; same keys, checked by a test). The
+// catalogue (i18n-ja.js, i18n-en.js; same keys, checked by a test). The
 // language is the one remembered in localStorage (the 日本語 / English switch),
 // else the first of the browser's `navigator.languages` that we have
 // (Japanese for a Japanese browser), else English.
-import en from './i18n/en.js';
-import ja from './i18n/ja.js';
+import en from './i18n-en.js';
+import ja from './i18n-ja.js';
 
 export const CATALOGUES = { ja, en };
 export const LANGUAGES = ['ja', 'en'];
