@@ -36,6 +36,8 @@ export interface Browser {
   /** A new tab in a new context; console errors, page errors and CSP violations are collected in `problems`. */
   page(viewport?: { width: number; height: number }, opts?: PageOptions): Promise<Page>;
   problems: string[];
+  /** Closes every page and context opened so far (call before stopping the node they show). */
+  closePages(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -46,6 +48,9 @@ export async function launchBrowser(
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   const contexts: BrowserContext[] = [];
   const problems: string[] = [];
+  const closePages = async () => {
+    for (const c of contexts.splice(0)) await c.close().catch(() => undefined);
+  };
   return {
     browser,
     problems,
@@ -74,8 +79,9 @@ export async function launchBrowser(
       page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
       return page;
     },
+    closePages,
     async close() {
-      for (const c of contexts) await c.close().catch(() => undefined);
+      await closePages();
       await browser.close();
     },
   };

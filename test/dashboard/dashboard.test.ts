@@ -31,6 +31,7 @@ beforeEach(() => {
   browser.problems.length = 0;
 });
 afterEach(async () => {
+  await browser.closePages();
   for (const a of apps) await a.cleanup();
   apps = [];
   // No script error, failed request or CSP violation in any test.
@@ -94,7 +95,8 @@ describe('dashboard', () => {
     expect(page.url()).toContain(`#/messages/${id}`);
     expect(await field(page, 'reservationId')).toBe('71234567');
     expect(await field(page, 'guestName')).toBe('山田 太郎');
-    expect(await field(page, 'visitDate')).toBe('2026-12-20');
+    expect(await field(page, 'visitDate')).toBe('2026-12-20 (Sun)');
+    expect(await page.locator('td[data-field="visitDate"] time').getAttribute('datetime')).toBe('2026-12-20');
     expect(await field(page, 'visitTime')).toBe('19:00');
     expect(await field(page, 'partySize')).toBe('4');
     expect(await field(page, 'phone')).toBe('09012345678');

@@ -50,8 +50,11 @@ for (const b of document.querySelectorAll('.lang-switch [data-lang]'))
     if (b.dataset.lang === lang()) return;
     setLang(b.dataset.lang);
     applyLanguage();
-    // The login form's reason is a sentence too: keep it in step.
-    if (loginReason) document.getElementById('login-reason').textContent = t(loginReason);
+    if (!login.hidden) {
+      // Signing in: translate the form's message, ask the API nothing.
+      if (loginReason) document.getElementById('login-reason').textContent = t(loginReason);
+      return;
+    }
     void route({ quiet: true });
   });
 
