@@ -334,6 +334,7 @@ export default {
     'Give this address to the booking sites as the notification address (or forward the store’s mail to it).',
   'stores.previous': 'Previous addresses, still accepted during the grace period:',
   'stores.validUntil': 'until {time}',
+  'stores.mailboxVerification': 'A mailbox (Gmail, Outlook …) asks to confirm forwarding to this address:',
   'stores.stepsTitle': 'How to set up forwarding',
   'stores.step1': 'Sign in to the site’s store admin page and open its mail settings (reservation notifications).',
   'stores.step2': 'Add {address} as a notification address (you can keep the existing ones).',

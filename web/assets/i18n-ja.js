@@ -333,6 +333,7 @@ export default {
     'このアドレスを予約サイトの通知先に登録してください（または店舗のメールボックスからこのアドレスへ転送してください）。',
   'stores.previous': '以前のアドレス（猶予期間中は引き続き受け付けます）：',
   'stores.validUntil': '{time} まで有効',
+  'stores.mailboxVerification': 'メールボックス（Gmail、Outlook など）から、このアドレスへの転送の確認が届いています：',
   'stores.stepsTitle': '転送の設定手順',
   'stores.step1': '予約サイトの店舗管理画面にログインし、メール設定（予約通知の送信先）を開きます。',
   'stores.step2': '通知先に {address} を追加します（今の送信先は残したままで構いません）。',

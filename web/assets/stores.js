@@ -382,6 +382,22 @@ export async function renderStore(el, id) {
                 ),
               )
             : null,
+          s.verification
+            ? h(
+                'div',
+                { id: 'store-verification' },
+                h('p', { class: 'small' }, t('stores.mailboxVerification')),
+                verificationBox({ code: s.verification.code, url: s.verification.link }) ??
+                  h('p', { class: 'muted' }, t('review.noCode')),
+                h(
+                  'p',
+                  { class: 'small' },
+                  h('a', { href: `#/messages/${encodeURIComponent(s.verification.messageId)}` }, t('stores.openMail')),
+                  ' · ',
+                  timeEl(s.verification.receivedAt, { short: true }),
+                ),
+              )
+            : null,
           h(
             'details',
             { class: 'steps' },
