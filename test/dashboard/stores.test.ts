@@ -12,6 +12,7 @@ import { tabelogMail } from '../helpers/mail.ts';
 import { deliver, queuedId } from '../helpers/smtp.ts';
 import { launchBrowser, type Browser } from './browser.ts';
 import { gmailVerification } from './seed.ts';
+import { englishLeft, pageTexts } from './text.ts';
 
 let browser: Browser;
 let apps: TestApp[] = [];
@@ -96,6 +97,7 @@ describe('store page', () => {
     expect(await tabelog.locator('[data-state]').textContent()).toBe('メール受信済');
     expect(await tabelog.locator('time').count()).toBe(2); // last mail, last reservation
     expect(await page.locator('#intake .verification .code').textContent()).toBe('318842207');
+    expect(englishLeft(await pageTexts(page))).toEqual([]);
 
     await page.getByLabel('店舗名').fill('さくら食堂 銀座本店');
     await page.getByRole('button', { name: '名前を変更' }).click();
