@@ -24,6 +24,7 @@ const ALLOWED = [
   'OZmall',
   'OpenTable',
   'Gmail',
+  'Outlook',
   'MAIL FROM',
   'RCPT TO',
   'Message-ID',
