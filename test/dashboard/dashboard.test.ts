@@ -216,6 +216,7 @@ describe('dashboard', () => {
       ['#/reservations', 'table.reservations tbody tr'],
       [`#/reservations/${reservation}`, 'h2:text("Event history")'],
       ['#/review', '.verification .code'],
+      ['#/stores', '.view-head h1'],
     ];
     for (const [hash, ready] of views) {
       await page.goto(`${base(app)}${hash}`);

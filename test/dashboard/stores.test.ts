@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { startTestApp, waitProcessed, type TestApp } from '../helpers/app.ts';
 import { tabelogMail } from '../helpers/mail.ts';
 import { deliver, queuedId } from '../helpers/smtp.ts';
-import { launchBrowser, type Browser } from './browser.ts';
+import { PHONE, hasHorizontalScroll, launchBrowser, type Browser } from './browser.ts';
 import { gmailVerification } from './seed.ts';
 import { englishLeft, pageTexts } from './text.ts';
 
@@ -98,6 +98,12 @@ describe('store page', () => {
     expect(await tabelog.locator('time').count()).toBe(2); // last mail, last reservation
     expect(await page.locator('#intake .verification .code').textContent()).toBe('318842207');
     expect(englishLeft(await pageTexts(page))).toEqual([]);
+    // The same page on a phone: no sideways scrolling.
+    const phone = await browser.page(PHONE, { locale: 'ja-JP' });
+    await phone.goto(page.url());
+    await phone.locator('table.store-sites tbody tr').first().waitFor();
+    expect(await hasHorizontalScroll(phone)).toBe(false);
+    await phone.close();
 
     await page.getByLabel('店舗名').fill('さくら食堂 銀座本店');
     await page.getByRole('button', { name: '名前を変更' }).click();
