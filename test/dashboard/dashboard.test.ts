@@ -110,7 +110,7 @@ describe('dashboard', () => {
     await page.getByRole('button', { name: 'Search' }).click();
     const r = page.locator('table.reservations tbody tr', { hasText: '71234567' });
     await r.waitFor();
-    expect(await r.textContent()).toContain('4名');
+    expect(await r.textContent()).toContain('4 people');
     await r.getByRole('link').first().click();
     await page.getByRole('heading', { name: 'Event history' }).waitFor();
     expect(await page.locator('section', { hasText: 'Event history' }).locator('tbody tr').count()).toBe(1);
