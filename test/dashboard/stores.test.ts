@@ -56,6 +56,7 @@ describe('store page', () => {
   // Needs the store registry API (/api/stores, the operator branch).
   it('registers a store, copies its address, shows per-site forwarding status, renames, rotates and revokes it', async () => {
     const app = await start();
+    expect((await fetch(`${base(app)}api/stores`)).status, 'needs the store registry API (/api/stores)').toBe(200);
     const page = await browser.page(undefined, { locale: 'ja-JP' });
     await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base(app) });
     await page.goto(`${base(app)}#/stores`);
