@@ -34,6 +34,34 @@ describe('ota-inbound parse', () => {
     expect(JSON.parse(r.stdout)).toEqual(JSON.parse(fs.readFileSync(path.join(FIXTURES, 'jalan/new.json'), 'utf8')));
   });
 
+  it('explains on stderr, not in the JSON, when a site mail will be unauthenticated:<site> on the server, and what to do', async () => {
+    const signed = path.join(FIXTURES, 'jalan/new.eml');
+    const r = await cli(['parse', signed]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(JSON.parse(fs.readFileSync(path.join(FIXTURES, 'jalan/new.json'), 'utf8')));
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^note: unauthenticated:jalan unless its DKIM signature by jalan\.net verifies: /),
+    ]);
+    expect(r.stderr).toContain('OTA_INBOUND_AUTH_RESOLVER=none (demo only');
+
+    // The same mail without its signature: it will be flagged, whatever DNS says.
+    const unsigned = path.join(tempDir(), 'unsigned.eml');
+    fs.writeFileSync(
+      unsigned,
+      fs.readFileSync(signed, 'latin1').replace(/^DKIM-Signature:.*\r?\n(?:[ \t].*\r?\n)*/m, ''),
+      'latin1',
+    );
+    const u = await cli(['parse', unsigned]);
+    expect(JSON.parse(u.stdout)).toMatchObject({ source: 'jalan', kind: 'reservation' });
+    expect(u.stderr).toMatch(
+      /^note: unauthenticated:jalan: this mail claims to be from jalan but carries no DKIM signature by jalan\.net or recruit\.co\.jp; /,
+    );
+    expect(u.stderr).toContain('auth.arcTrustedSealers');
+
+    // With sender authentication off there is nothing to explain.
+    expect((await cli(['parse', unsigned], { OTA_INBOUND_AUTH_RESOLVER: 'none' })).stderr).toBe('');
+  });
+
   it('exits 0 for mail it does not recognise (kind unknown)', async () => {
     const r = await cli(['parse', path.join(FIXTURES, 'generic/spam.eml')]);
     expect(r.code).toBe(0);

@@ -1,13 +1,11 @@
 /**
  * A real browser for the dashboard tests and the screenshot script:
- * Debian's Chromium driven by playwright-core, headless, with a fresh profile
- * in a temp dir and everything that would phone home switched off (the
- * tests must pass offline).
+ * Debian's Chromium driven by playwright-core, headless, everything that
+ * would phone home switched off (the tests must pass offline). Every page
+ * gets its own context (fresh storage) with the browser language and time
+ * zone asked for: the dashboard picks its language from the browser.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser as PwBrowser, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.OTA_INBOUND_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -24,30 +22,49 @@ export const CHROMIUM_ARGS = [
 export const DESKTOP = { width: 1366, height: 900 };
 export const PHONE = { width: 390, height: 844 };
 
+export interface PageOptions {
+  /** The browser's language (`navigator.languages`, Accept-Language); default the browser's. */
+  locale?: string;
+  /** The browser's time zone; default the browser's. */
+  timezoneId?: string;
+  /** Reuse this context (its localStorage) instead of a fresh one. */
+  context?: BrowserContext;
+}
+
 export interface Browser {
-  context: BrowserContext;
-  /** A new tab; console errors, page errors and CSP violations are collected in `problems`. */
-  page(viewport?: { width: number; height: number }): Promise<Page>;
+  browser: PwBrowser;
+  /** A new tab in a new context; console errors, page errors and CSP violations are collected in `problems`. */
+  page(viewport?: { width: number; height: number }, opts?: PageOptions): Promise<Page>;
   problems: string[];
+  /** Closes every page and context opened so far (call before stopping the node they show). */
+  closePages(): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function launchBrowser(opts: { deviceScaleFactor?: number } = {}): Promise<Browser> {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'ota-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: DESKTOP,
-    deviceScaleFactor: opts.deviceScaleFactor ?? 1,
-    locale: 'ja-JP',
-    timezoneId: 'Asia/Tokyo',
-  });
+/** `locale`/`timezoneId`: the defaults of every page (en-US, Asia/Tokyo unless given). */
+export async function launchBrowser(
+  opts: { deviceScaleFactor?: number; locale?: string; timezoneId?: string } = {},
+): Promise<Browser> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  const contexts: BrowserContext[] = [];
   const problems: string[] = [];
+  const closePages = async () => {
+    for (const c of contexts.splice(0)) await c.close().catch(() => undefined);
+  };
   return {
-    context,
+    browser,
     problems,
-    async page(viewport = DESKTOP) {
+    async page(viewport = DESKTOP, po = {}) {
+      let context = po.context;
+      if (!context) {
+        context = await browser.newContext({
+          viewport,
+          deviceScaleFactor: opts.deviceScaleFactor ?? 1,
+          locale: po.locale ?? opts.locale ?? 'en-US',
+          timezoneId: po.timezoneId ?? opts.timezoneId ?? 'Asia/Tokyo',
+        });
+        contexts.push(context);
+      }
       const page = await context.newPage();
       await page.setViewportSize(viewport);
       page.on('console', (m) => {
@@ -62,9 +79,10 @@ export async function launchBrowser(opts: { deviceScaleFactor?: number } = {}): 
       page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
       return page;
     },
+    closePages,
     async close() {
-      await context.close();
-      fs.rmSync(profile, { recursive: true, force: true });
+      await closePages();
+      await browser.close();
     },
   };
 }

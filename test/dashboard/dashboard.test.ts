@@ -32,6 +32,7 @@ beforeEach(() => {
   browser.problems.length = 0;
 });
 afterEach(async () => {
+  await browser.closePages();
   for (const a of apps) await a.cleanup();
   apps = [];
   // No script error, failed request or CSP violation in any test.
@@ -95,7 +96,8 @@ describe('dashboard', () => {
     expect(page.url()).toContain(`#/messages/${id}`);
     expect(await field(page, 'reservationId')).toBe('71234567');
     expect(await field(page, 'guestName')).toBe('山田 太郎');
-    expect(await field(page, 'visitDate')).toBe('2026-12-20');
+    expect(await field(page, 'visitDate')).toBe('2026-12-20 (Sun)');
+    expect(await page.locator('td[data-field="visitDate"] time').getAttribute('datetime')).toBe('2026-12-20');
     expect(await field(page, 'visitTime')).toBe('19:00');
     expect(await field(page, 'partySize')).toBe('4');
     expect(await field(page, 'phone')).toBe('09012345678');
@@ -109,7 +111,7 @@ describe('dashboard', () => {
     await page.getByRole('button', { name: 'Search' }).click();
     const r = page.locator('table.reservations tbody tr', { hasText: '71234567' });
     await r.waitFor();
-    expect(await r.textContent()).toContain('4名');
+    expect(await r.textContent()).toContain('4 people');
     await r.getByRole('link').first().click();
     await page.getByRole('heading', { name: 'Event history' }).waitFor();
     expect(await page.locator('section', { hasText: 'Event history' }).locator('tbody tr').count()).toBe(1);
@@ -171,7 +173,7 @@ describe('dashboard', () => {
     expect(await page.locator('#freshness tbody tr', { hasText: 'umeda' }).locator('.status').textContent()).toContain(
       'Stale',
     );
-    expect(await page.locator('#sources tbody tr', { hasText: '食べログ' }).locator('.status').textContent()).toContain(
+    expect(await page.locator('#sources tbody tr', { hasText: 'Tabelog' }).locator('.status').textContent()).toContain(
       'Fresh',
     );
 
@@ -217,6 +219,7 @@ describe('dashboard', () => {
       ['#/reservations', 'table.reservations tbody tr'],
       [`#/reservations/${reservation}`, 'h2:text("Event history")'],
       ['#/review', '.verification .code'],
+      ['#/stores', '.view-head h1'],
     ];
     for (const [hash, ready] of views) {
       await page.goto(`${base(app)}${hash}`);
@@ -225,13 +228,13 @@ describe('dashboard', () => {
     }
     // Tables become labelled cards: the column header is shown with each value.
     await page.goto(`${base(app)}#/messages`);
-    const cell = page.locator('table.messages tbody td[data-label="Source"]').first();
+    const cell = page.locator('table.messages tbody td[data-label="Site"]').first();
     await cell.waitFor();
     expect(
       await page.evaluate(
-        `getComputedStyle(document.querySelector('table.messages tbody td[data-label="Source"]'), '::before').content`,
+        `getComputedStyle(document.querySelector('table.messages tbody td[data-label="Site"]'), '::before').content`,
       ),
-    ).toBe('"Source"');
+    ).toBe('"Site"');
   });
 
   it('shows a forwarding verification code prominently in the review queue and marks it handled', async () => {

@@ -1,14 +1,18 @@
 /**
- * Regenerates docs/screenshots/*.png: a real node fed a day of realistic
- * mail over SMTP (fixtures of every site, a verification mail, one that needs
- * review, a dead letter), photographed by the same headless Chromium as the
- * tests. Run: `npm run screenshots` (needs /usr/bin/chromium and, for
- * Japanese text, a CJK font such as Debian's fonts-noto-cjk).
+ * Regenerates docs/screenshots/*.png (Japanese, the browser language of the
+ * operators) and docs/screenshots/en/*.png (English): a real node fed a day
+ * of realistic mail over SMTP (fixtures of every site, a verification mail,
+ * one that needs review, a dead letter), photographed by the same headless
+ * Chromium as the tests. With a store registry (/api/stores) it also registers
+ * a store and photographs the store pages. Run: `npm run screenshots` (needs
+ * /usr/bin/chromium and, for Japanese text, a CJK font such as Debian's
+ * fonts-noto-cjk).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { certificateFiles, generateCertificate } from '../../src/tls/index.ts';
-import { startTestApp, tempDir } from '../helpers/app.ts';
+import { startTestApp, tempDir, waitProcessed, type TestApp } from '../helpers/app.ts';
+import { deliver, queuedId } from '../helpers/smtp.ts';
 import { tabelogMail } from '../deliver/mail.ts';
 import { DESKTOP, PHONE, launchBrowser } from './browser.ts';
 import { corruptRecordBeforeStart, fixture, gmailVerification, send } from './seed.ts';
@@ -16,6 +20,41 @@ import { corruptRecordBeforeStart, fixture, gmailVerification, send } from './se
 const OUT = path.join(import.meta.dirname, '..', '..', 'docs', 'screenshots');
 const MIN = 60_000;
 const HOUR = 60 * MIN;
+
+/**
+ * Registers a store through the registry API, when this node has one, and
+ * sends mail to its intake address (a booking, a Gmail forwarding code);
+ * returns its id, or null without a registry.
+ */
+async function registerStore(app: TestApp, base: string, tick: () => void): Promise<string | null> {
+  const res = await fetch(`${base}api/stores`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'さくら食堂 銀座店' }),
+  });
+  if (res.status === 404) return null;
+  if (!res.ok) throw new Error(`POST /api/stores: ${res.status} ${await res.text()}`);
+  const s = (await res.json()) as { id: string; address: string };
+  tick();
+  for (const mail of [
+    tabelogMail({
+      bookingId: '80030001',
+      name: '中村 由美',
+      sentAt: new Date().toUTCString(),
+      messageId: '<shot-store@tabelog.com>',
+    }),
+    gmailVerification('448120937', s.address),
+  ]) {
+    const { final } = await deliver(app.smtpPort, {
+      from: 'forwarder@restaurant.example',
+      to: [s.address],
+      message: mail,
+    });
+    if (final.code !== 250) throw new Error(`delivery refused: ${final.code} ${final.text}`);
+    await waitProcessed(app, queuedId(final));
+  }
+  return s.id;
+}
 
 async function main(): Promise<void> {
   const dir = tempDir('ota-shots-');
@@ -96,28 +135,39 @@ async function main(): Promise<void> {
     now = end;
     await app.watchdogs.tick();
 
-    fs.mkdirSync(OUT, { recursive: true });
     const base = `http://127.0.0.1:${app.httpPort}/`;
+    const store = await registerStore(app, base, () => (now = Date.now()));
+    now = end;
     const browser = await launchBrowser();
     try {
-      const shoot = async (name: string, hash: string, ready: string, viewport = DESKTOP) => {
-        const page = await browser.page(viewport);
-        await page.goto(`${base}${hash}`);
-        await page.locator(ready).first().waitFor();
-        await page.evaluate('document.fonts.ready.then(() => true)');
-        // Desktop views whole; the phone as its screen shows it.
-        await page.screenshot({ path: path.join(OUT, `${name}.png`), fullPage: viewport === DESKTOP });
-        await page.close();
-        console.log(`wrote docs/screenshots/${name}.png`);
-      };
-      await shoot('overview', '#/overview', '#freshness table');
-      await shoot('messages', '#/messages', 'table.messages');
-      await shoot('message-detail', `#/messages/${tabelogNew}`, '.mail-text');
-      await shoot('reservations', '#/reservations', 'table.reservations');
-      await shoot('review-queue', '#/review', '#failed table');
-      await shoot('phone-overview', '#/overview', '#freshness table', PHONE);
-      await shoot('phone-review-queue', '#/review', '#failed table', PHONE);
-      await shoot('phone-message-detail', `#/messages/${tabelogNew}`, '.mail-text', PHONE);
+      for (const [lang, locale, dir] of [
+        ['ja', 'ja-JP', OUT],
+        ['en', 'en-US', path.join(OUT, 'en')],
+      ] as const) {
+        fs.mkdirSync(dir, { recursive: true });
+        const shoot = async (name: string, hash: string, ready: string, viewport = DESKTOP) => {
+          const page = await browser.page(viewport, { locale });
+          await page.goto(`${base}${hash}`);
+          await page.locator(ready).first().waitFor();
+          await page.evaluate('document.fonts.ready.then(() => true)');
+          // Desktop views whole; the phone as its screen shows it.
+          await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: viewport === DESKTOP });
+          await page.close();
+          console.log(`wrote ${path.relative(path.join(OUT, '..', '..'), path.join(dir, `${name}.png`))} (${lang})`);
+        };
+        await shoot('overview', '#/overview', '#freshness table');
+        await shoot('messages', '#/messages', 'table.messages');
+        await shoot('message-detail', `#/messages/${tabelogNew}`, '.mail-text');
+        await shoot('reservations', '#/reservations', 'table.reservations');
+        await shoot('review-queue', '#/review', '#failed table');
+        if (store) {
+          await shoot('stores', '#/stores', 'table.stores');
+          await shoot('store-detail', `#/stores/${encodeURIComponent(store)}`, 'table.store-sites');
+        }
+        await shoot('phone-overview', '#/overview', '#freshness table', PHONE);
+        await shoot('phone-review-queue', '#/review', '#failed table', PHONE);
+        await shoot('phone-message-detail', `#/messages/${tabelogNew}`, '.mail-text', PHONE);
+      }
       if (browser.problems.length) console.warn(`browser problems:\n${browser.problems.join('\n')}`);
     } finally {
       await browser.close();

@@ -1,7 +1,10 @@
-// The dashboard shell: hash routing between the four views, the sign-in
-// form (token kept in sessionStorage, sent as a bearer token), periodic
-// refresh of the review-queue badge.
+// The dashboard shell: hash routing between the views, the sign-in form
+// (token kept in sessionStorage, sent as a bearer token), the language switch
+// (日本語 / English, remembered in localStorage), periodic refresh of the
+// review-queue badge.
 import { api, errorBox, h, onAuthError, parseHash, token } from './lib.js';
+import { lang, setLang, t } from './i18n.js';
+import { renderStores, renderStore } from './stores.js';
 import { renderOverview } from './overview.js';
 import { renderMessages, renderMessage } from './messages.js';
 import { renderReservations, renderReservation } from './reservations.js';
@@ -19,19 +22,50 @@ let refreshTimer = null;
 let generation = 0;
 
 const VIEWS = {
-  overview: { title: 'Overview', render: renderOverview, refresh: true },
-  messages: { title: 'Messages', render: (el, r) => (r.arg ? renderMessage(el, r.arg) : renderMessages(el, r.params)) },
+  overview: { title: 'nav.overview', render: renderOverview, refresh: true },
+  messages: {
+    title: 'nav.messages',
+    render: (el, r) => (r.arg ? renderMessage(el, r.arg) : renderMessages(el, r.params)),
+  },
   reservations: {
-    title: 'Reservations',
+    title: 'nav.reservations',
     render: (el, r) => (r.arg ? renderReservation(el, r.arg) : renderReservations(el, r.params)),
   },
-  review: { title: 'Review queue', render: renderReview, refresh: true },
+  review: { title: 'nav.review', render: renderReview, refresh: true },
+  stores: { title: 'nav.stores', render: (el, r) => (r.arg ? renderStore(el, r.arg) : renderStores(el)) },
 };
 
-function showLogin(reason) {
+/** Fills the static page (header, sign-in form) from the catalogue and marks the language. */
+function applyLanguage() {
+  document.documentElement.lang = lang();
+  for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of document.querySelectorAll('[data-i18n-aria-label]'))
+    el.setAttribute('aria-label', t(el.dataset.i18nAriaLabel));
+  for (const b of document.querySelectorAll('.lang-switch [data-lang]'))
+    b.setAttribute('aria-pressed', String(b.dataset.lang === lang()));
+}
+
+for (const b of document.querySelectorAll('.lang-switch [data-lang]'))
+  b.addEventListener('click', () => {
+    if (b.dataset.lang === lang()) return;
+    setLang(b.dataset.lang);
+    applyLanguage();
+    if (!login.hidden) {
+      // Signing in: translate the form's message, ask the API nothing.
+      if (loginReason) document.getElementById('login-reason').textContent = t(loginReason);
+      return;
+    }
+    void route({ quiet: true });
+  });
+
+/** The catalogue key of the sign-in form's current message, so a switch re-translates it. */
+let loginReason = null;
+
+function showLogin(reason, text = t(reason)) {
+  loginReason = text === t(reason) ? reason : null;
   main.hidden = true;
   login.hidden = false;
-  document.getElementById('login-reason').textContent = reason;
+  document.getElementById('login-reason').textContent = text;
   document.getElementById('token').focus();
 }
 
@@ -40,9 +74,9 @@ onAuthError((err) => {
     const had = token.get();
     token.clear();
     signout.hidden = true;
-    showLogin(had ? 'That token was refused. Enter the API token again.' : 'This node needs its API token.');
+    showLogin(had ? 'login.refused' : 'login.needed');
   } else {
-    showLogin(`${err.message}`);
+    showLogin('login.forbidden', `${t('login.forbidden')} ${err.message}`);
   }
 });
 
@@ -62,7 +96,7 @@ document.getElementById('login-form').addEventListener('submit', (e) => {
 signout.addEventListener('click', () => {
   token.clear();
   signout.hidden = true;
-  showLogin('Signed out.');
+  showLogin('login.signedOut');
 });
 
 async function updateBadge() {
@@ -71,7 +105,7 @@ async function updateBadge() {
     const n = o.open.review + o.open.verification + o.open.dead + o.backlog.failed;
     reviewCount.hidden = n === 0;
     reviewCount.textContent = String(n);
-    reviewCount.setAttribute('aria-label', `${n} waiting`);
+    reviewCount.setAttribute('aria-label', t('nav.waiting', { n }));
   } catch {
     // The view shows the error; the badge just stays as it was.
   }
@@ -86,7 +120,7 @@ async function route({ quiet = false } = {}) {
     if (a.dataset.view === r.view) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
-  document.title = `${view.title} · ota-inbound`;
+  document.title = `${t(view.title)} · ota-inbound`;
   // Render off-screen, swap in one go: no flash of an empty page on refresh.
   const next = h('div', { class: 'view' });
   try {
@@ -111,4 +145,5 @@ window.addEventListener('hashchange', () => {
 });
 /** Views ask for a re-render after an action (replay, mark handled). */
 window.addEventListener('ota:refresh', () => void route({ quiet: true }));
+applyLanguage();
 void route();

@@ -1,6 +1,7 @@
 // Shared helpers: the API client (bearer token from sessionStorage), DOM
 // building without innerHTML (mail content is untrusted: it only ever becomes
 // text nodes and attribute values), and formatting in Japan time.
+import { has, t } from './i18n.js';
 
 const TOKEN_KEY = 'ota-inbound.token';
 
@@ -26,12 +27,12 @@ export function onAuthError(fn) {
 }
 
 function headers(extra = {}) {
-  const t = token.get();
-  return t ? { ...extra, authorization: `Bearer ${t}` } : extra;
+  const tok = token.get();
+  return tok ? { ...extra, authorization: `Bearer ${tok}` } : extra;
 }
 
-/** GET/POST a JSON API path; throws ApiError on non-2xx. */
-export async function api(path, { method = 'GET', query } = {}) {
+/** GET/POST/PATCH a JSON API path (`body`: the JSON to send); throws ApiError on non-2xx. */
+export async function api(path, { method = 'GET', query, body: payload } = {}) {
   let url = path;
   if (query) {
     const qs = new URLSearchParams();
@@ -39,10 +40,11 @@ export async function api(path, { method = 'GET', query } = {}) {
     const s = qs.toString();
     if (s) url += `?${s}`;
   }
+  const sends = method !== 'GET';
   const res = await fetch(url, {
     method,
-    headers: headers(method === 'POST' ? { 'content-type': 'application/json' } : {}),
-    body: method === 'POST' ? '{}' : undefined,
+    headers: headers(sends ? { 'content-type': 'application/json' } : {}),
+    body: sends ? JSON.stringify(payload ?? {}) : undefined,
     cache: 'no-store',
   });
   let body = null;
@@ -114,50 +116,63 @@ export function svg(tag, attrs = {}, ...children) {
   return el;
 }
 
-const JST = new Intl.DateTimeFormat('ja-JP', {
+// Japan time (where the restaurants are) whatever the browser's zone; the
+// layout of a date comes from the catalogue (2026年12月4日(金) 19:00 / 2026-12-04 (Fri) 19:00 JST).
+const JST_PARTS = new Intl.DateTimeFormat('en-US', {
   timeZone: 'Asia/Tokyo',
   year: 'numeric',
   month: '2-digit',
   day: '2-digit',
   hour: '2-digit',
   minute: '2-digit',
-  hour12: false,
-});
-const JST_SHORT = new Intl.DateTimeFormat('ja-JP', {
-  timeZone: 'Asia/Tokyo',
-  month: '2-digit',
-  day: '2-digit',
-  hour: '2-digit',
-  minute: '2-digit',
-  hour12: false,
-});
-const JST_HOUR = new Intl.DateTimeFormat('ja-JP', {
-  timeZone: 'Asia/Tokyo',
-  hour: '2-digit',
-  minute: '2-digit',
-  hour12: false,
+  hourCycle: 'h23',
 });
 
-/** "2026/12/01 10:00" in Japan time (where the restaurants are), or "—". */
-export function fmtTime(iso, { short = false } = {}) {
-  if (!iso) return '—';
-  return (short ? JST_SHORT : JST).format(new Date(iso));
+function dateParams(y, m, d) {
+  const weekday = new Date(Date.UTC(y, m - 1, d)).getUTCDay();
+  return {
+    y: String(y),
+    m: String(m),
+    d: String(d),
+    mm: String(m).padStart(2, '0'),
+    dd: String(d).padStart(2, '0'),
+    w: t('date.weekdays').split(',')[weekday],
+  };
 }
 
+function jstParts(iso) {
+  const p = Object.fromEntries(JST_PARTS.formatToParts(new Date(iso)).map((x) => [x.type, x.value]));
+  return { ...dateParams(Number(p.year), Number(p.month), Number(p.day)), time: `${p.hour}:${p.minute}` };
+}
+
+/** A JST date and time ("2026年12月4日(金) 19:00"; short: without the year), or "—". */
+export function fmtTime(iso, { short = false } = {}) {
+  if (!iso) return '—';
+  return t(short ? 'date.short' : 'date.full', jstParts(iso));
+}
+
+/** "19:00" in JST. */
 export function fmtHour(iso) {
-  return JST_HOUR.format(new Date(iso));
+  return jstParts(iso).time;
+}
+
+/** A local date in Japan, "YYYY-MM-DD" as the API gives it, as "2026年12月20日(日)"; other text unchanged. */
+export function fmtDate(ymd) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(ymd ?? '');
+  if (!m) return ymd ?? '—';
+  return t('date.day', dateParams(Number(m[1]), Number(m[2]), Number(m[3])));
 }
 
 /** "5 min ago" relative to `nowMs` (the server's clock, so the page agrees with the alerts). */
 export function fmtAge(iso, nowMs) {
-  if (!iso) return 'never';
+  if (!iso) return t('age.never');
   const s = Math.max(0, Math.round((nowMs - Date.parse(iso)) / 1000));
-  if (s < 60) return `${s} s ago`;
+  if (s < 60) return t('age.seconds', { n: s });
   const m = Math.round(s / 60);
-  if (m < 90) return `${m} min ago`;
+  if (m < 90) return t('age.minutes', { n: m });
   const hrs = Math.round(m / 60);
-  if (hrs < 48) return `${hrs} h ago`;
-  return `${Math.round(hrs / 24)} days ago`;
+  if (hrs < 48) return t('age.hours', { n: hrs });
+  return t('age.days', { n: Math.round(hrs / 24) });
 }
 
 /** A <time> element showing the JST time, with the ISO instant for machines. */
@@ -181,8 +196,26 @@ const STATE_TONE = {
 };
 
 /** A small coloured label; the colour never carries meaning alone (the text says it). */
-export function badge(text, tone = STATE_TONE[text] ?? 'muted') {
+export function badge(text, tone = 'muted') {
   return text ? h('span', { class: `badge tone-${tone}` }, text) : h('span', { class: 'muted' }, '—');
+}
+
+/**
+ * A translated badge for a value of the API: `group` is state (message),
+ * status (reservation), event, delivery or severity. The API's word stays in
+ * `data-value` (and the tooltip) for support staff and tests.
+ */
+export function valueBadge(group, value, tone = STATE_TONE[value] ?? 'muted') {
+  if (!value) return h('span', { class: 'muted' }, '—');
+  const b = badge(valueLabel(group, value), tone);
+  b.dataset.value = value;
+  b.title = value;
+  return b;
+}
+
+/** The translated word for an API value (`state.processed` …); the value itself when unknown. */
+export function valueLabel(group, value) {
+  return has(`${group}.${value}`) ? t(`${group}.${value}`) : value;
 }
 
 export const SOURCES = [
@@ -196,17 +229,12 @@ export const SOURCES = [
   'jalan',
   'opentable',
 ];
-export const SOURCE_NAMES = {
-  tabelog: '食べログ',
-  hotpepper: 'ホットペッパーグルメ',
-  gurunavi: 'ぐるなび',
-  ikyu: '一休.comレストラン',
-  retty: 'Retty',
-  hitosara: 'ヒトサラ',
-  ozmall: 'OZmall',
-  jalan: 'じゃらん',
-  opentable: 'OpenTable',
-};
+
+/** The site's name as an operator knows it (食べログ, ホットペッパーグルメ …); the id when unknown. */
+export function sourceName(source) {
+  return has(`site.${source}`) ? t(`site.${source}`) : source;
+}
+
 export const MESSAGE_STATES = [
   'pending',
   'processed',
@@ -221,11 +249,11 @@ export const KINDS = ['reservation', 'digest', 'verification', 'unknown'];
 
 export function sourceLabel(source) {
   if (!source) return h('span', { class: 'muted' }, '—');
-  return h('span', { class: 'source', title: source }, SOURCE_NAMES[source] ?? source);
+  return h('span', { class: 'source', title: source }, sourceName(source));
 }
 
 /** A labelled <select>; `value` preselected, '' = any. */
-export function selectField(id, label, name, options, value, { any = 'Any' } = {}) {
+export function selectField(id, label, name, options, value, { any = t('common.any') } = {}) {
   return h(
     'div',
     { class: 'field' },
@@ -254,7 +282,7 @@ export function inputField(id, label, name, value, attrs = {}) {
  * A semantic table that turns into labelled cards on a phone: each cell gets
  * `data-label` from its column, which the narrow-screen CSS shows.
  */
-export function table(caption, columns, rows, { empty = 'Nothing to show.', className = '' } = {}) {
+export function table(caption, columns, rows, { empty = t('common.nothing'), className = '' } = {}) {
   if (rows.length === 0) return h('p', { class: 'empty' }, empty);
   return h(
     'div',
@@ -319,7 +347,7 @@ export function errorBox(err) {
   return h(
     'div',
     { class: 'callout tone-bad', role: 'alert' },
-    h('strong', {}, err.code ?? 'Error'),
+    h('strong', { translate: 'no' }, err.code ?? t('common.error')),
     ' ',
     err.message ?? String(err),
   );

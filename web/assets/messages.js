@@ -6,9 +6,9 @@ import {
   KINDS,
   MESSAGE_STATES,
   SOURCES,
-  SOURCE_NAMES,
   api,
   badge,
+  fmtDate,
   defList,
   download,
   errorBox,
@@ -20,24 +20,41 @@ import {
   statusLine,
   table,
   timeEl,
+  valueBadge,
+  valueLabel,
+  sourceName,
 } from './lib.js';
+import { t, tn } from './i18n.js';
+import { reasonChips, reasonHelpNotes } from './reasons.js';
 
 const PAGE = 50;
 
 function filtersForm(params) {
   const form = h(
     'form',
-    { class: 'filters', role: 'search', 'aria-label': 'Filter messages' },
-    selectField('f-state', 'State', 'state', MESSAGE_STATES, params.get('state') ?? ''),
-    selectField('f-kind', 'Kind', 'kind', KINDS, params.get('kind') ?? ''),
+    { class: 'filters', role: 'search', 'aria-label': t('messages.filter') },
+    selectField(
+      'f-state',
+      t('messages.state'),
+      'state',
+      MESSAGE_STATES.map((v) => [v, valueLabel('state', v)]),
+      params.get('state') ?? '',
+    ),
+    selectField(
+      'f-kind',
+      t('messages.kind'),
+      'kind',
+      KINDS.map((v) => [v, valueLabel('kind', v)]),
+      params.get('kind') ?? '',
+    ),
     selectField(
       'f-source',
-      'Source',
+      t('common.site'),
       'source',
-      SOURCES.map((s) => [s, SOURCE_NAMES[s]]),
+      SOURCES.map((s) => [s, sourceName(s)]),
       params.get('source') ?? '',
     ),
-    inputField('f-store', 'Store', 'store', params.get('store'), {
+    inputField('f-store', t('common.store'), 'store', params.get('store'), {
       type: 'search',
       autocomplete: 'off',
       spellcheck: 'false',
@@ -45,8 +62,8 @@ function filtersForm(params) {
     h(
       'div',
       { class: 'field actions' },
-      h('button', { type: 'submit', class: 'primary' }, 'Apply'),
-      h('a', { href: '#/messages', class: 'button' }, 'Clear'),
+      h('button', { type: 'submit', class: 'primary' }, t('common.apply')),
+      h('a', { href: '#/messages', class: 'button' }, t('common.clear')),
     ),
   );
   const apply = () => {
@@ -66,24 +83,43 @@ function messageRows(items) {
   return items.map((m) => ({ ...m, rowClass: `state-${m.state}` }));
 }
 
-const COLUMNS = [
+const columns = () => [
   {
-    label: 'Received',
+    label: t('common.received'),
     cell: (m) => h('a', { href: `#/messages/${encodeURIComponent(m.id)}`, class: 'row-link' }, fmtTime(m.receivedAt)),
   },
   {
-    label: 'Outcome',
+    label: t('messages.outcome'),
     cell: (m) => [
-      badge(m.state),
-      m.handledAt ? h('span', { class: 'badge tone-muted' }, 'handled') : null,
-      m.errorCode ? h('span', { class: 'mono small' }, ` ${m.errorCode}`) : null,
+      valueBadge('state', m.state),
+      m.handledAt ? h('span', { class: 'badge tone-muted' }, t('messages.handled')) : null,
+      m.errorCode ? h('span', { class: 'mono small', translate: 'no' }, ` ${m.errorCode}`) : null,
     ],
   },
-  { label: 'Kind', cell: (m) => [m.kind ?? '—', m.event ? h('span', { class: 'muted' }, ` · ${m.event}`) : null] },
-  { label: 'Source', cell: (m) => sourceLabel(m.source) },
-  { label: 'Store', cell: (m) => m.store ?? h('span', { class: 'muted' }, '—') },
-  { label: 'Subject', class: 'subject', cell: (m) => m.subject ?? h('span', { class: 'muted' }, '(none)') },
-  { label: 'Reservation', class: 'mono', cell: (m) => m.reservationId ?? h('span', { class: 'muted' }, '—') },
+  {
+    label: t('messages.kind'),
+    cell: (m) => [
+      m.kind ? valueLabel('kind', m.kind) : '—',
+      m.event ? h('span', { class: 'muted' }, ` · ${valueLabel('event', m.event)}`) : null,
+    ],
+  },
+  { label: t('common.site'), cell: (m) => sourceLabel(m.source) },
+  {
+    label: t('common.store'),
+    cell: (m) => (m.store ? h('span', { translate: 'no' }, m.store) : h('span', { class: 'muted' }, '—')),
+  },
+  {
+    label: t('messages.subject'),
+    class: 'subject',
+    cell: (m) =>
+      m.subject ? h('span', { translate: 'no' }, m.subject) : h('span', { class: 'muted' }, t('common.none')),
+  },
+  {
+    label: t('messages.reservation'),
+    class: 'mono',
+    cell: (m) =>
+      m.reservationId ? h('span', { translate: 'no' }, m.reservationId) : h('span', { class: 'muted' }, '—'),
+  },
 ];
 
 export async function renderMessages(el, params) {
@@ -94,20 +130,20 @@ export async function renderMessages(el, params) {
   const holder = h(
     'div',
     {},
-    table('Recent messages', COLUMNS, messageRows(items), {
-      empty: 'No message matches these filters.',
+    table(t('messages.caption'), columns(), messageRows(items), {
+      empty: t('messages.noMatch'),
       className: 'messages',
     }),
   );
   let cursor = page.nextCursor;
-  const more = h('button', { type: 'button', hidden: !cursor }, 'Load more');
+  const more = h('button', { type: 'button', hidden: !cursor }, t('common.loadMore'));
   more.addEventListener('click', async () => {
     more.disabled = true;
     try {
       const next = await api('/api/messages', { query: { ...query, cursor } });
       items.push(...next.items);
       cursor = next.nextCursor;
-      holder.replaceChildren(table('Recent messages', COLUMNS, messageRows(items), { className: 'messages' }));
+      holder.replaceChildren(table(t('messages.caption'), columns(), messageRows(items), { className: 'messages' }));
       more.hidden = !cursor;
     } catch (err) {
       fill(holder, errorBox(err));
@@ -117,35 +153,38 @@ export async function renderMessages(el, params) {
   });
   fill(
     el,
-    h(
-      'div',
-      { class: 'view-head' },
-      h('h1', {}, 'Messages'),
-      h('p', { class: 'muted' }, 'Newest first. Times in JST.'),
-    ),
+    h('div', { class: 'view-head' }, h('h1', {}, t('nav.messages')), h('p', { class: 'muted' }, t('messages.lead'))),
     filtersForm(params),
     holder,
     h('p', { class: 'more' }, more),
   );
 }
 
+/** Extraction fields in display order; labels are `field.<name>` in the catalogues. */
 const FIELDS = [
-  ['reservationId', 'Reservation id'],
-  ['event', 'Event'],
-  ['visitDate', 'Visit date'],
-  ['visitTime', 'Visit time'],
-  ['partySize', 'Party size'],
-  ['guestName', 'Guest name'],
-  ['guestNameKana', 'Kana'],
-  ['phone', 'Phone'],
-  ['course', 'Course'],
-  ['seats', 'Seats'],
-  ['notes', 'Notes'],
-  ['storeName', 'Store name'],
+  'reservationId',
+  'event',
+  'visitDate',
+  'visitTime',
+  'partySize',
+  'guestName',
+  'guestNameKana',
+  'phone',
+  'course',
+  'seats',
+  'notes',
+  'storeName',
 ];
 
+/** A field's value as shown: the API's value, with the event and the visit date in words. */
+function fieldValue(k, v) {
+  if (k === 'event') return h('span', { dataset: { value: v } }, valueLabel('event', v));
+  if (k === 'visitDate') return h('time', { datetime: v }, fmtDate(v));
+  return h('span', { translate: 'no' }, String(v));
+}
+
 function extractionPanel(x) {
-  if (!x) return h('p', { class: 'muted' }, 'Not extracted yet.');
+  if (!x) return h('p', { class: 'muted' }, t('message.notExtracted'));
   const changes = Object.entries(x.changes ?? {});
   return h(
     'div',
@@ -153,25 +192,25 @@ function extractionPanel(x) {
     h(
       'table',
       { class: 'fields' },
-      h('caption', { class: 'visually-hidden' }, 'Extracted fields'),
+      h('caption', { class: 'visually-hidden' }, t('message.extractedFields')),
       h(
         'tbody',
         {},
         h(
           'tr',
           {},
-          h('th', { scope: 'row' }, 'Kind'),
-          h('td', {}, x.kind, x.source ? [' · ', sourceLabel(x.source)] : ''),
+          h('th', { scope: 'row' }, t('messages.kind')),
+          h('td', {}, valueLabel('kind', x.kind), x.source ? [' · ', sourceLabel(x.source)] : ''),
         ),
-        FIELDS.map(([k, label]) =>
+        FIELDS.map((k) =>
           h(
             'tr',
             { class: x[k] === null || x[k] === undefined ? 'missing' : '' },
-            h('th', { scope: 'row' }, label),
+            h('th', { scope: 'row' }, t(`field.${k}`)),
             h(
               'td',
               { 'data-field': k },
-              x[k] === null || x[k] === undefined ? h('span', { class: 'muted' }, '—') : String(x[k]),
+              x[k] === null || x[k] === undefined ? h('span', { class: 'muted' }, '—') : fieldValue(k, x[k]),
             ),
           ),
         ),
@@ -179,14 +218,22 @@ function extractionPanel(x) {
           ? h(
               'tr',
               {},
-              h('th', { scope: 'row' }, 'Changes'),
+              h('th', { scope: 'row' }, t('message.changes')),
               h(
                 'td',
                 {},
                 h(
                   'ul',
                   { class: 'plain' },
-                  changes.map(([f, c]) => h('li', {}, h('strong', {}, f), `: ${c.from ?? '—'} → ${c.to ?? '—'}`)),
+                  changes.map(([f, c]) =>
+                    h(
+                      'li',
+                      {},
+                      h('strong', {}, fieldLabel(f)),
+                      ': ',
+                      h('span', { translate: 'no' }, `${c.from ?? '—'} → ${c.to ?? '—'}`),
+                    ),
+                  ),
                 ),
               ),
             )
@@ -194,78 +241,94 @@ function extractionPanel(x) {
         h(
           'tr',
           {},
-          h('th', { scope: 'row' }, 'Needs review'),
-          h('td', {}, x.needsReview ? [badge('yes', 'warn'), ' ', (x.reviewReasons ?? []).join(', ')] : 'no'),
+          h('th', { scope: 'row' }, t('message.needsReview')),
+          h(
+            'td',
+            {},
+            x.needsReview ? [badge(t('common.yes'), 'warn'), ' ', reasonChips(x.reviewReasons ?? [])] : t('common.no'),
+          ),
         ),
       ),
     ),
   );
 }
 
+const mono = (text) => h('span', { class: 'mono', translate: 'no' }, text);
+const domain = (d) => (d ? h('span', { translate: 'no' }, d) : '');
+/** pass / fail / none … are the RFC's result words: kept, with the tooltip in words. */
+const authBadge = (result, tone) => {
+  const b = badge(result, tone);
+  b.setAttribute('translate', 'no');
+  return b;
+};
+const fieldLabel = (f) => valueLabel('field', f);
+
 function authPanel(auth) {
-  if (!auth) return h('p', { class: 'muted' }, 'No sender authentication recorded.');
-  if (!auth.checked)
-    return h('p', { class: 'muted' }, 'Sender authentication is off on this node (auth.resolver = none).');
+  if (!auth) return h('p', { class: 'muted' }, t('auth.none'));
+  if (!auth.checked) return h('p', { class: 'muted' }, t('auth.off'));
   const tone = (r) => (r === 'pass' ? 'ok' : r === 'none' || r === 'neutral' ? 'muted' : 'bad');
   return defList([
-    ['SPF', [badge(auth.spf?.result, tone(auth.spf?.result)), ' ', auth.spf?.domain ?? '']],
+    ['SPF', [authBadge(auth.spf?.result, tone(auth.spf?.result)), ' ', domain(auth.spf?.domain)]],
     [
       'DKIM',
       (auth.dkim ?? []).length
         ? h(
             'ul',
             { class: 'plain' },
-            auth.dkim.map((d) => h('li', {}, badge(d.result, tone(d.result)), ' ', d.domain ?? d.signingDomain ?? '')),
+            auth.dkim.map((d) =>
+              h('li', {}, authBadge(d.result, tone(d.result)), ' ', domain(d.domain ?? d.signingDomain)),
+            ),
           )
-        : 'no signature',
+        : t('auth.noSignature'),
     ],
     [
       'DMARC',
       [
-        badge(auth.dmarc?.result, tone(auth.dmarc?.result)),
+        authBadge(auth.dmarc?.result, tone(auth.dmarc?.result)),
         ' ',
-        auth.dmarc?.domain ?? '',
-        auth.dmarc?.policy ? ` (p=${auth.dmarc.policy})` : '',
+        domain(auth.dmarc?.domain),
+        auth.dmarc?.policy ? h('span', { translate: 'no' }, ` (p=${auth.dmarc.policy})`) : '',
       ],
     ],
     auth.arc && auth.arc.result !== 'none'
-      ? ['ARC', [badge(auth.arc.result, tone(auth.arc.result)), ' ', (auth.arc.sealers ?? []).join(', ')]]
+      ? ['ARC', [authBadge(auth.arc.result, tone(auth.arc.result)), ' ', domain((auth.arc.sealers ?? []).join(', '))]]
       : null,
     auth.site
       ? [
-          'Site verdict',
+          t('auth.siteVerdict'),
           [
-            badge(auth.site.trusted ? 'trusted' : 'not trusted', auth.site.trusted ? 'ok' : 'bad'),
+            badge(auth.site.trusted ? t('auth.trusted') : t('auth.notTrusted'), auth.site.trusted ? 'ok' : 'bad'),
             ' ',
-            auth.site.source,
-            auth.site.via ? ` via ${auth.site.via}` : '',
+            sourceLabel(auth.site.source),
+            auth.site.via ? h('span', { translate: 'no' }, ` (${auth.site.via})`) : '',
+            auth.site.trusted ? null : reasonHelpNotes([`unauthenticated:${auth.site.source}`]),
           ],
         ]
       : null,
-    auth.error ? ['Error', auth.error] : null,
+    auth.error ? [t('common.error'), h('span', { lang: 'en', translate: 'no' }, auth.error)] : null,
   ]);
 }
 
 function envelopePanel(m) {
   const e = m.envelope ?? {};
   return defList([
-    ['MAIL FROM', h('span', { class: 'mono' }, e.mailFrom ?? '<>')],
-    ['RCPT TO', h('span', { class: 'mono' }, (e.rcptTo ?? []).join(', '))],
-    ['Client', h('span', { class: 'mono' }, `${e.clientIp ?? '?'}${e.helo ? ` (HELO ${e.helo})` : ''}`)],
+    ['MAIL FROM', mono(e.mailFrom ?? '<>')],
+    ['RCPT TO', mono((e.rcptTo ?? []).join(', '))],
+    [t('message.client'), mono(`${e.clientIp ?? '?'}${e.helo ? ` (HELO ${e.helo})` : ''}`)],
     [
       'TLS',
       e.tls
-        ? `${e.tls.protocol ?? ''} ${e.tls.cipher ?? ''}`.trim() || 'yes'
-        : h('span', { class: 'badge tone-warn' }, 'plaintext'),
+        ? mono(`${e.tls.protocol ?? ''} ${e.tls.cipher ?? ''}`.trim()) || t('common.yes')
+        : h('span', { class: 'badge tone-warn' }, t('message.plaintext')),
     ],
-    ['From header', m.from],
-    ['Message-ID', h('span', { class: 'mono' }, m.messageId ?? '—')],
-    ['Sent (Date)', timeEl(m.sentAt)],
-    ['Received', timeEl(m.receivedAt)],
-    ['Processed', timeEl(m.processedAt)],
-    ['Size', `${m.size.toLocaleString()} bytes`],
-    ['Store', m.store],
-    ['Spool id', h('span', { class: 'mono' }, m.id)],
+    [t('message.fromHeader'), m.from ? h('span', { translate: 'no' }, m.from) : null],
+    ['Message-ID', mono(m.messageId ?? '—')],
+    [t('message.sentAt'), timeEl(m.sentAt)],
+    [t('common.received'), timeEl(m.receivedAt)],
+    [t('message.processedAt'), timeEl(m.processedAt)],
+    [t('message.size'), t('message.bytes', { n: m.size.toLocaleString() })],
+    [t('common.store'), m.store ? h('span', { translate: 'no' }, m.store) : null],
+    [t('message.spoolId'), mono(m.id)],
   ]);
 }
 
@@ -276,16 +339,19 @@ export function verificationBox(v) {
   return h(
     'div',
     { class: 'verification', role: 'note' },
-    h('p', { class: 'verification-title' }, 'Forwarding verification — confirm it in the mailbox settings'),
-    v.code ? h('p', {}, h('span', { class: 'muted' }, 'Code '), h('output', { class: 'code' }, v.code)) : null,
+    h('p', { class: 'verification-title' }, t('verification.title')),
+    v.code
+      ? h('p', {}, h('span', { class: 'muted' }, t('verification.code')), ' ', h('output', { class: 'code' }, v.code))
+      : null,
     v.url
       ? h(
           'p',
           { class: 'verification-url' },
-          h('span', { class: 'muted' }, 'Link '),
+          h('span', { class: 'muted' }, t('verification.link')),
+          ' ',
           safeUrl
-            ? h('a', { href: safeUrl, target: '_blank', rel: 'noopener noreferrer' }, v.url)
-            : h('span', { class: 'mono' }, v.url),
+            ? h('a', { href: safeUrl, target: '_blank', rel: 'noopener noreferrer', translate: 'no' }, v.url)
+            : mono(v.url),
         )
       : null,
   );
@@ -305,7 +371,7 @@ export function messageActions(m, { status, after, compact = false } = {}) {
       try {
         await fn();
       } catch (err) {
-        say(`${err.code ?? 'Error'}: ${err.message}`, 'bad');
+        say(`${err.code ?? t('common.error')}: ${err.message}`, 'bad');
       } finally {
         b.disabled = false;
       }
@@ -316,62 +382,68 @@ export function messageActions(m, { status, after, compact = false } = {}) {
   if (m.state !== 'pending') {
     buttons.push(
       act(
-        'Replay',
+        t('action.replay'),
         async () => {
           await api(`/api/messages/${encodeURIComponent(m.id)}/replay`, { method: 'POST' });
-          say('Queued for processing again…', 'info');
+          say(t('action.replayQueued'), 'info');
           after?.('replay');
         },
-        { primary: m.state === 'dead' || m.state === 'failed', title: 'Process this message again from its raw bytes' },
+        { primary: m.state === 'dead' || m.state === 'failed', title: t('action.replayTitle') },
       ),
     );
   }
   if (m.state !== 'pending' && m.state !== 'failed' && !m.handledAt) {
     buttons.push(
       act(
-        'Mark handled',
+        t('action.handled'),
         async () => {
           await api(`/api/messages/${encodeURIComponent(m.id)}/handled`, { method: 'POST' });
-          say('Marked handled.');
+          say(t('action.handledDone'));
           after?.('handled');
         },
-        { primary: m.state === 'review', title: 'A person dealt with it: remove it from the review queue' },
+        { primary: m.state === 'review', title: t('action.handledTitle') },
       ),
     );
   }
   if (!compact && m.rawAvailable !== false)
-    buttons.push(act('Download .eml', () => download(`/api/messages/${encodeURIComponent(m.id)}/raw`, `${m.id}.eml`)));
+    buttons.push(
+      act(t('action.download'), () => download(`/api/messages/${encodeURIComponent(m.id)}/raw`, `${m.id}.eml`)),
+    );
   return h('div', { class: 'actions' }, buttons);
 }
 
 function eventsPanel(m) {
-  if (!m.events?.length) return h('p', { class: 'muted' }, 'This message changed no reservation.');
+  if (!m.events?.length) return h('p', { class: 'muted' }, t('message.noEvents'));
   return table(
-    'Reservation events from this message',
+    t('message.eventsCaption'),
     [
       {
-        label: 'Event',
+        label: t('field.event'),
         cell: (e) => [
-          badge(e.event, 'info'),
-          e.applied ? '' : h('span', { class: 'muted' }, ' (older than current state: not applied)'),
+          valueBadge('event', e.event, 'info'),
+          e.applied ? '' : h('span', { class: 'muted' }, t('message.notApplied')),
         ],
       },
-      { label: 'Reservation', cell: (e) => h('a', { href: `#/reservations/${e.reservation}` }, `#${e.reservation}`) },
-      { label: 'Recorded', cell: (e) => timeEl(e.createdAt) },
-      { label: 'Reason', cell: (e) => e.reason ?? '' },
       {
-        label: 'Deliveries',
+        label: t('messages.reservation'),
+        cell: (e) => h('a', { href: `#/reservations/${e.reservation}` }, `#${e.reservation}`),
+      },
+      { label: t('message.recorded'), cell: (e) => timeEl(e.createdAt) },
+      { label: t('message.reason'), cell: (e) => (e.reason ? h('span', { translate: 'no' }, e.reason) : '') },
+      {
+        label: t('message.deliveries'),
         cell: (e) =>
           e.deliveries.length
             ? e.deliveries.map((d) =>
                 h(
                   'span',
                   { class: 'delivery', title: d.lastError ?? '' },
-                  badge(d.state),
-                  ` ${d.endpoint} (${d.attempts})`,
+                  valueBadge('delivery', d.state),
+                  h('span', { translate: 'no' }, ` ${d.endpoint}`),
+                  ` (${d.attempts})`,
                 ),
               )
-            : h('span', { class: 'muted' }, 'no webhook'),
+            : h('span', { class: 'muted' }, t('message.noWebhook')),
       },
     ],
     m.events,
@@ -381,21 +453,25 @@ function eventsPanel(m) {
 async function textPanel(id) {
   const box = h('div', { class: 'decoded' });
   try {
-    const t = await api(`/api/messages/${encodeURIComponent(id)}/text`);
+    const x = await api(`/api/messages/${encodeURIComponent(id)}/text`);
     fill(
       box,
-      t.warnings.length || t.truncated || t.htmlDerived
+      x.warnings.length || x.truncated || x.htmlDerived
         ? h(
             'p',
             { class: 'muted small' },
             [
-              t.htmlDerived ? 'From the HTML part. ' : '',
-              t.truncated ? 'Cut to the first 64 KB. ' : '',
-              t.warnings.length ? `Parser notes: ${t.warnings.join(', ')}` : '',
+              x.htmlDerived ? t('message.htmlDerived') : '',
+              x.truncated ? t('message.truncated') : '',
+              x.warnings.length ? t('message.parserNotes', { notes: x.warnings.join(', ') }) : '',
             ].join(''),
           )
         : null,
-      h('pre', { class: 'mail-text', tabindex: '0', 'aria-label': 'Decoded message text' }, t.text || '(empty body)'),
+      h(
+        'pre',
+        { class: 'mail-text', tabindex: '0', 'aria-label': t('message.decodedText'), translate: 'no' },
+        x.text || t('message.emptyBody'),
+      ),
     );
   } catch (err) {
     if (err.status === 401 || err.status === 403) throw err;
@@ -422,22 +498,24 @@ export async function renderMessage(el, id) {
   const x = m.extraction;
   fill(
     el,
-    h('p', { class: 'crumbs' }, h('a', { href: '#/messages' }, '← Messages')),
+    h('p', { class: 'crumbs' }, h('a', { href: '#/messages' }, `← ${t('nav.messages')}`)),
     h(
       'div',
       { class: 'view-head' },
-      h('h1', { class: 'subject' }, m.subject ?? '(no subject)'),
+      m.subject
+        ? h('h1', { class: 'subject', translate: 'no' }, m.subject)
+        : h('h1', { class: 'subject' }, t('common.noSubject')),
       h(
         'p',
         { class: 'tags' },
-        badge(m.state),
-        m.handledAt ? badge('handled', 'muted') : null,
+        valueBadge('state', m.state),
+        m.handledAt ? badge(t('messages.handled'), 'muted') : null,
         ' ',
-        m.kind ?? '',
+        m.kind ? valueLabel('kind', m.kind) : '',
         m.source ? [' · ', sourceLabel(m.source)] : null,
-        m.event ? ` · ${m.event}` : '',
-        ' · received ',
-        timeEl(m.receivedAt),
+        m.event ? ` · ${valueLabel('event', m.event)}` : '',
+        ' · ',
+        tn('message.receivedAt', { time: timeEl(m.receivedAt) }),
       ),
     ),
     messageActions(m, { status, after }),
@@ -446,15 +524,13 @@ export async function renderMessage(el, id) {
       ? h(
           'div',
           { class: 'callout tone-bad' },
-          h('strong', {}, m.errorCode),
-          ` after ${m.attempts} attempt(s): `,
-          m.error ?? '',
+          h('strong', { translate: 'no' }, m.errorCode),
+          ' ',
+          t('message.afterAttempts', { n: m.attempts }),
+          ' ',
+          h('span', { lang: 'en', translate: 'no' }, m.error ?? ''),
           h('br'),
-          h(
-            'span',
-            { class: 'small' },
-            m.state === 'dead' ? 'Fix the cause, then Replay.' : 'Retrying automatically; Replay retries now.',
-          ),
+          h('span', { class: 'small' }, m.state === 'dead' ? t('message.deadHint') : t('message.failedHint')),
         )
       : null,
     verificationBox(m.meta?.verification),
@@ -462,9 +538,10 @@ export async function renderMessage(el, id) {
       ? h(
           'div',
           { class: 'callout tone-warn' },
-          h('strong', {}, 'Needs review: '),
-          (x.reviewReasons ?? []).join(', ') || 'see the fields',
-          '. Check the fields against the text, fix the booking in the reservation system if needed, then Mark handled.',
+          h('strong', {}, t('message.needsReviewLead')),
+          (x.reviewReasons ?? []).length ? reasonChips(x.reviewReasons) : t('message.seeFields'),
+          h('p', {}, t('message.needsReviewHint')),
+          reasonHelpNotes(x.reviewReasons ?? []),
         )
       : null,
     h(
@@ -473,14 +550,14 @@ export async function renderMessage(el, id) {
       h(
         'section',
         { class: 'panel', 'aria-labelledby': 'x-title' },
-        h('h2', { id: 'x-title' }, 'Extracted'),
+        h('h2', { id: 'x-title' }, t('message.extracted')),
         extractionPanel(x),
       ),
       h(
         'section',
         { class: 'panel', 'aria-labelledby': 't-title' },
-        h('h2', { id: 't-title' }, 'Decoded text'),
-        m.rawAvailable ? await textPanel(m.id) : h('p', { class: 'muted' }, 'The raw message was purged (retention).'),
+        h('h2', { id: 't-title' }, t('message.decodedText')),
+        m.rawAvailable ? await textPanel(m.id) : h('p', { class: 'muted' }, t('message.purged')),
       ),
     ),
     h(
@@ -489,20 +566,20 @@ export async function renderMessage(el, id) {
       h(
         'section',
         { class: 'panel', 'aria-labelledby': 'e-title' },
-        h('h2', { id: 'e-title' }, 'Envelope'),
+        h('h2', { id: 'e-title' }, t('message.envelope')),
         envelopePanel(m),
       ),
       h(
         'section',
         { class: 'panel', 'aria-labelledby': 'a-title' },
-        h('h2', { id: 'a-title' }, 'Sender authentication'),
+        h('h2', { id: 'a-title' }, t('message.senderAuth')),
         authPanel(m.auth),
       ),
     ),
     h(
       'section',
       { class: 'panel', 'aria-labelledby': 'ev-title' },
-      h('h2', { id: 'ev-title' }, 'Events and deliveries'),
+      h('h2', { id: 'ev-title' }, t('message.eventsTitle')),
       eventsPanel(m),
     ),
   );

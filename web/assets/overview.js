@@ -1,16 +1,16 @@
 // Overview: is mail arriving, per store and source (staleness colours), what
 // is firing, how many mails wait, when the certificate expires.
-import { api, badge, fill, fmtAge, fmtHour, fmtTime, h, sourceLabel, svg, table, timeEl } from './lib.js';
+import { api, fill, fmtAge, fmtHour, fmtTime, h, sourceLabel, svg, table, timeEl, valueBadge } from './lib.js';
+import { has, lang, t, tn } from './i18n.js';
 
 /** 'ok' | 'warn' | 'bad' for an age against the thresholds. */
-function staleness(iso, nowMs, t, alerting) {
+function staleness(iso, nowMs, th, alerting) {
   if (alerting || !iso) return 'bad';
   const minutes = (nowMs - Date.parse(iso)) / 60_000;
-  if (minutes < t.amberAfterMinutes) return 'ok';
-  if (minutes < t.redAfterMinutes) return 'warn';
+  if (minutes < th.amberAfterMinutes) return 'ok';
+  if (minutes < th.redAfterMinutes) return 'warn';
   return 'bad';
 }
-const STALE_TEXT = { ok: 'Fresh', warn: 'Late', bad: 'Stale' };
 
 function ageCell(iso, nowMs, tone) {
   return h(
@@ -34,7 +34,7 @@ function sparkline(hours, key, label, tone) {
     preserveAspectRatio: 'none',
     class: `spark tone-${tone}`,
     role: 'img',
-    'aria-label': `${label}: ${total} in 24 h, at most ${max} per hour`,
+    'aria-label': t('overview.sparkLabel', { label, total, max }),
   });
   hours.forEach((x, i) => {
     const bh = x[key] === 0 ? 0.6 : Math.max(2, (x[key] / max) * (height - 2));
@@ -47,6 +47,38 @@ function sparkline(hours, key, label, tone) {
     );
   });
   return chart;
+}
+
+/**
+ * One firing alert. The server writes its summary and check in English with
+ * the figures (store, site, ages); the catalogue has a title and a check for
+ * every built-in alert, so a Japanese page says what it is and what to do in
+ * Japanese and keeps the server's sentence, marked as English, as the detail.
+ */
+function alertItem(a) {
+  const known = has(`alert.${a.name}.title`);
+  const localised = known && lang() !== 'en';
+  return h(
+    'li',
+    { class: `alert tone-${a.severity === 'critical' ? 'bad' : 'warn'}`, dataset: { alert: a.name } },
+    h(
+      'p',
+      { class: 'alert-head' },
+      valueBadge('severity', a.severity, a.severity === 'critical' ? 'bad' : 'warn'),
+      ' ',
+      localised ? [h('strong', {}, t(`alert.${a.name}.title`)), ' '] : null,
+      h('strong', { class: localised ? 'mono small' : '', translate: 'no' }, a.name),
+      ' ',
+      h('span', { class: 'muted' }, tn('overview.alertSince', { time: timeEl(a.since, { short: true }) })),
+    ),
+    h('p', { class: `alert-summary${localised ? ' muted small' : ''}`, lang: 'en', translate: 'no' }, a.summary),
+    h(
+      'p',
+      { class: 'alert-check' },
+      h('span', { class: 'muted' }, t('overview.alertCheck')),
+      localised ? t(`alert.${a.name}.check`) : h('span', { lang: 'en', translate: 'no' }, a.check),
+    ),
+  );
 }
 
 function card(title, value, { tone = 'neutral', sub, extra, href, id } = {}) {
@@ -62,7 +94,7 @@ function card(title, value, { tone = 'neutral', sub, extra, href, id } = {}) {
 export async function renderOverview(el) {
   const o = await api('/api/overview');
   const now = Date.parse(o.now);
-  const t = o.thresholds;
+  const th = o.thresholds;
   const received = o.hourly.reduce((s, x) => s + x.received, 0);
   const imported = o.hourly.reduce((s, x) => s + x.imported, 0);
   const attention = o.open.review + o.open.verification + o.open.dead;
@@ -70,59 +102,59 @@ export async function renderOverview(el) {
   let certCard;
   if (o.certificate) {
     const d = o.certificate.daysLeft;
-    const tone = d <= t.certCriticalDays ? 'bad' : d <= t.certWarnDays ? 'warn' : 'ok';
-    certCard = card('TLS certificate', d < 0 ? 'Expired' : `${d} days left`, {
+    const tone = d <= th.certCriticalDays ? 'bad' : d <= th.certWarnDays ? 'warn' : 'ok';
+    certCard = card(t('overview.cert'), d < 0 ? t('overview.certExpired') : t('overview.certDaysLeft', { n: d }), {
       tone,
       id: 'cert-card',
-      sub: [
-        tone === 'ok' ? '' : tone === 'bad' ? 'Renew now · ' : 'Renew soon · ',
-        'expires ',
-        timeEl(o.certificate.notAfter),
-      ],
-      extra: h('p', { class: 'card-sub mono' }, o.certificate.subject),
+      sub: tn(
+        tone === 'ok' ? 'overview.certExpires' : tone === 'bad' ? 'overview.certRenewNow' : 'overview.certRenewSoon',
+        { time: timeEl(o.certificate.notAfter) },
+      ),
+      extra: h('p', { class: 'card-sub mono', translate: 'no' }, o.certificate.subject),
     });
-  } else certCard = card('TLS certificate', 'none', { tone: 'bad', id: 'cert-card' });
+  } else certCard = card(t('overview.cert'), t('overview.certNone'), { tone: 'bad', id: 'cert-card' });
 
   const cards = h(
     'div',
     { class: 'cards' },
-    card('Backlog', String(o.backlog.total), {
+    card(t('overview.backlog'), String(o.backlog.total), {
       tone:
         o.backlog.total === 0
           ? 'ok'
-          : o.backlog.oldestPendingAt && now - Date.parse(o.backlog.oldestPendingAt) > t.lagSeconds * 1000
+          : o.backlog.oldestPendingAt && now - Date.parse(o.backlog.oldestPendingAt) > th.lagSeconds * 1000
             ? 'bad'
             : 'warn',
       sub:
         o.backlog.total === 0
-          ? 'pending + failed: none waiting'
-          : [
-              `${o.backlog.pending} pending, ${o.backlog.failed} failed · oldest `,
-              fmtAge(o.backlog.oldestPendingAt, now),
-            ],
+          ? t('overview.backlogNone')
+          : t('overview.backlogSub', {
+              pending: o.backlog.pending,
+              failed: o.backlog.failed,
+              age: fmtAge(o.backlog.oldestPendingAt, now),
+            }),
       id: 'backlog-card',
     }),
-    card('Last 24 hours', `${received} mails`, {
-      sub: `${imported} reservations imported · ${o.hourly.reduce((s, x) => s + x.failed, 0)} failed`,
+    card(t('overview.last24h'), t('overview.mails', { n: received }), {
+      sub: t('overview.last24hSub', { imported, failed: o.hourly.reduce((s, x) => s + x.failed, 0) }),
       extra: h(
         'div',
         { class: 'sparks' },
-        sparkline(o.hourly, 'received', 'Mails received per hour', 'info'),
-        sparkline(o.hourly, 'imported', 'Reservations imported per hour', 'ok'),
+        sparkline(o.hourly, 'received', t('overview.sparkReceived'), 'info'),
+        sparkline(o.hourly, 'imported', t('overview.sparkImported'), 'ok'),
         h(
           'p',
           { class: 'spark-legend' },
-          h('span', { class: 'key tone-info' }),
-          'received ',
-          h('span', { class: 'key tone-ok' }),
-          'imported, per hour',
+          tn('overview.sparkLegend', {
+            received: h('span', { class: 'key tone-info' }),
+            imported: h('span', { class: 'key tone-ok' }),
+          }),
         ),
       ),
       id: 'throughput-card',
     }),
-    card('Needs a person', String(attention), {
+    card(t('overview.attention'), String(attention), {
       tone: o.open.dead > 0 ? 'bad' : attention > 0 ? 'warn' : 'ok',
-      sub: `${o.open.verification} verification · ${o.open.review} review · ${o.open.dead} dead`,
+      sub: t('overview.attentionSub', { verification: o.open.verification, review: o.open.review, dead: o.open.dead }),
       href: '#/review',
       id: 'attention-card',
     }),
@@ -132,75 +164,59 @@ export async function renderOverview(el) {
   const alerts = h(
     'section',
     { class: 'panel', 'aria-labelledby': 'alerts-title', id: 'alerts' },
-    h('h2', { id: 'alerts-title' }, 'Active alerts ', h('span', { class: 'count' }, String(o.alerts.length))),
+    h('h2', { id: 'alerts-title' }, t('overview.alerts'), ' ', h('span', { class: 'count' }, String(o.alerts.length))),
     o.alerts.length === 0
-      ? h('p', { class: 'callout tone-ok' }, 'No alert is firing.')
-      : h(
-          'ul',
-          { class: 'alerts' },
-          o.alerts.map((a) =>
-            h(
-              'li',
-              { class: `alert tone-${a.severity === 'critical' ? 'bad' : 'warn'}` },
-              h(
-                'p',
-                { class: 'alert-head' },
-                badge(a.severity, a.severity === 'critical' ? 'bad' : 'warn'),
-                ' ',
-                h('strong', {}, a.name),
-                ' ',
-                h('span', { class: 'muted' }, 'since ', timeEl(a.since, { short: true })),
-              ),
-              h('p', { class: 'alert-summary' }, a.summary),
-              h('p', { class: 'alert-check' }, h('span', { class: 'muted' }, 'Check: '), a.check),
-            ),
-          ),
-        ),
+      ? h('p', { class: 'callout tone-ok' }, t('overview.noAlerts'))
+      : h('ul', { class: 'alerts' }, o.alerts.map(alertItem)),
   );
 
-  const ages = (r) => ({ ...r, tone: staleness(r.lastReceivedAt, now, t, r.alerting) });
+  const ages = (r) => ({ ...r, tone: staleness(r.lastReceivedAt, now, th, r.alerting) });
   const freshColumns = (first) => [
     first,
     {
-      label: 'Status',
+      label: t('overview.colStatus'),
       cell: (r) =>
         h(
           'span',
-          { class: `status tone-${r.tone}` },
+          { class: `status tone-${r.tone}`, dataset: { tone: r.tone } },
           h('span', { class: 'dot', 'aria-hidden': 'true' }),
-          STALE_TEXT[r.tone],
-          r.alerting ? ' (alert)' : '',
+          t(`stale.${r.tone}`),
+          r.alerting ? t('overview.alerting') : '',
         ),
     },
-    { label: 'Last mail received', cell: (r) => ageCell(r.lastReceivedAt, now, r.tone) },
+    { label: t('overview.colLastMail'), cell: (r) => ageCell(r.lastReceivedAt, now, r.tone) },
     {
-      label: 'Last reservation imported',
+      label: t('overview.colLastImported'),
       cell: (r) =>
-        ageCell(r.lastImportedAt, now, r.lastImportedAt ? staleness(r.lastImportedAt, now, t, false) : 'muted'),
+        ageCell(r.lastImportedAt, now, r.lastImportedAt ? staleness(r.lastImportedAt, now, th, false) : 'muted'),
     },
-    { label: 'Mails (24 h)', class: 'num', cell: (r) => String(r.received24h) },
+    { label: t('overview.colMails24h'), class: 'num', cell: (r) => String(r.received24h) },
   ];
   const byStore = table(
-    'Last mail received and last reservation imported, by store',
+    t('overview.byStoreCaption'),
     freshColumns({
-      label: 'Store',
+      label: t('common.store'),
       cell: (r) =>
         r.store
-          ? h('a', { href: `#/messages?store=${encodeURIComponent(r.store)}`, class: 'strong' }, r.store)
-          : h('span', { class: 'muted' }, 'no store (unrouted)'),
+          ? h(
+              'a',
+              { href: `#/messages?store=${encodeURIComponent(r.store)}`, class: 'strong', translate: 'no' },
+              r.store,
+            )
+          : h('span', { class: 'muted' }, t('overview.unrouted')),
     }),
     o.stores.map(ages),
-    { empty: 'No mail received yet.', className: 'freshness' },
+    { empty: t('overview.noMailYet'), className: 'freshness' },
   );
   const bySource = table(
-    'Last mail received and last reservation imported, by booking site',
+    t('overview.bySourceCaption'),
     freshColumns({
-      label: 'Site',
+      label: t('common.site'),
       cell: (r) =>
         h('a', { href: `#/messages?source=${encodeURIComponent(r.source)}`, class: 'strong' }, sourceLabel(r.source)),
     }),
     o.sources.map(ages),
-    { empty: 'No mail from a known booking site yet.', className: 'freshness' },
+    { empty: t('overview.noSiteMailYet'), className: 'freshness' },
   );
 
   fill(
@@ -208,26 +224,22 @@ export async function renderOverview(el) {
     h(
       'div',
       { class: 'view-head' },
-      h('h1', {}, 'Overview'),
-      h('p', { class: 'muted' }, 'As of ', timeEl(o.now), ' (JST) · refreshes every 30 s'),
+      h('h1', {}, t('nav.overview')),
+      h('p', { class: 'muted' }, tn('overview.asOf', { time: timeEl(o.now) })),
     ),
     cards,
     alerts,
     h(
       'section',
       { class: 'panel', 'aria-labelledby': 'fresh-title', id: 'freshness' },
-      h('h2', { id: 'fresh-title' }, 'Mail by store'),
-      h(
-        'p',
-        { class: 'muted legend' },
-        `Fresh: under ${t.amberAfterMinutes} min · Late: under ${t.redAfterMinutes} min · Stale: older, none, or a silence alert is firing for it`,
-      ),
+      h('h2', { id: 'fresh-title' }, t('overview.byStore')),
+      h('p', { class: 'muted legend' }, t('overview.legend', { amber: th.amberAfterMinutes, red: th.redAfterMinutes })),
       byStore,
     ),
     h(
       'section',
       { class: 'panel', 'aria-labelledby': 'sources-title', id: 'sources' },
-      h('h2', { id: 'sources-title' }, 'Mail by booking site'),
+      h('h2', { id: 'sources-title' }, t('overview.bySource')),
       bySource,
     ),
   );

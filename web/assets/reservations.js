@@ -3,9 +3,8 @@
 import {
   fill,
   SOURCES,
-  SOURCE_NAMES,
   api,
-  badge,
+  fmtDate,
   defList,
   errorBox,
   h,
@@ -14,30 +13,41 @@ import {
   sourceLabel,
   table,
   timeEl,
+  valueBadge,
+  valueLabel,
+  sourceName,
 } from './lib.js';
+import { t } from './i18n.js';
+import { reasonChips, reasonHelpNotes } from './reasons.js';
 
 const PAGE = 50;
 
 function searchForm(params) {
   const form = h(
     'form',
-    { class: 'filters', role: 'search', 'aria-label': 'Search reservations' },
-    inputField('r-q', 'Name, reservation id or phone', 'q', params.get('q'), { type: 'search', autocomplete: 'off' }),
-    inputField('r-store', 'Store', 'store', params.get('store'), {
+    { class: 'filters', role: 'search', 'aria-label': t('reservations.search') },
+    inputField('r-q', t('reservations.query'), 'q', params.get('q'), { type: 'search', autocomplete: 'off' }),
+    inputField('r-store', t('common.store'), 'store', params.get('store'), {
       type: 'search',
       autocomplete: 'off',
       spellcheck: 'false',
     }),
-    inputField('r-from', 'Visit from', 'visitFrom', params.get('visitFrom'), { type: 'date' }),
-    inputField('r-to', 'Visit to', 'visitTo', params.get('visitTo'), { type: 'date' }),
+    inputField('r-from', t('reservations.visitFrom'), 'visitFrom', params.get('visitFrom'), { type: 'date' }),
+    inputField('r-to', t('reservations.visitTo'), 'visitTo', params.get('visitTo'), { type: 'date' }),
     selectField(
       'r-source',
-      'Source',
+      t('common.site'),
       'source',
-      SOURCES.map((s) => [s, SOURCE_NAMES[s]]),
+      SOURCES.map((s) => [s, sourceName(s)]),
       params.get('source') ?? '',
     ),
-    selectField('r-status', 'Status', 'status', ['booked', 'requested', 'cancelled'], params.get('status') ?? ''),
+    selectField(
+      'r-status',
+      t('reservations.status'),
+      'status',
+      ['booked', 'requested', 'cancelled'].map((v) => [v, valueLabel('status', v)]),
+      params.get('status') ?? '',
+    ),
     h(
       'div',
       { class: 'field check' },
@@ -48,13 +58,13 @@ function searchForm(params) {
         value: 'true',
         checked: params.get('needsReview') === 'true',
       }),
-      h('label', { for: 'r-review' }, 'Needs review only'),
+      h('label', { for: 'r-review' }, t('reservations.reviewOnly')),
     ),
     h(
       'div',
       { class: 'field actions' },
-      h('button', { type: 'submit', class: 'primary' }, 'Search'),
-      h('a', { href: '#/reservations', class: 'button' }, 'Clear'),
+      h('button', { type: 'submit', class: 'primary' }, t('common.search')),
+      h('a', { href: '#/reservations', class: 'button' }, t('common.clear')),
     ),
   );
   form.addEventListener('submit', (e) => {
@@ -66,29 +76,35 @@ function searchForm(params) {
   return form;
 }
 
-const COLUMNS = [
+/** "2026年12月20日(日) 19:00" for a visit; "日付不明" when the mail had no date. */
+function visit(r) {
+  return `${r.visitDate ? fmtDate(r.visitDate) : t('reservations.noDate')} ${r.visitTime ?? ''}`.trim();
+}
+
+const people = (n) => (n === null || n === undefined ? '—' : t('common.people', { n }));
+const raw = (v) => (v === null || v === undefined || v === '' ? null : h('span', { translate: 'no' }, String(v)));
+
+const columns = () => [
   {
-    label: 'Visit',
-    cell: (r) =>
-      h(
-        'a',
-        { href: `#/reservations/${r.id}`, class: 'row-link' },
-        `${r.visitDate ?? '????-??-??'} ${r.visitTime ?? ''}`.trim(),
-      ),
+    label: t('reservations.visit'),
+    cell: (r) => h('a', { href: `#/reservations/${r.id}`, class: 'row-link' }, visit(r)),
   },
   {
-    label: 'Guest',
+    label: t('reservations.guest'),
     cell: (r) => [
-      r.guestName ?? h('span', { class: 'muted' }, '—'),
-      r.guestNameKana ? h('span', { class: 'sub' }, r.guestNameKana) : null,
+      raw(r.guestName) ?? h('span', { class: 'muted' }, '—'),
+      r.guestNameKana ? h('span', { class: 'sub', translate: 'no' }, r.guestNameKana) : null,
     ],
   },
-  { label: 'Party', class: 'num', cell: (r) => (r.partySize === null ? '—' : `${r.partySize}名`) },
-  { label: 'Status', cell: (r) => [badge(r.status), r.needsReview ? badge('review', 'warn') : null] },
-  { label: 'Source', cell: (r) => sourceLabel(r.source) },
-  { label: 'Reservation id', class: 'mono', cell: (r) => r.reservationId },
-  { label: 'Store', cell: (r) => r.store ?? '—' },
-  { label: 'Updated', cell: (r) => timeEl(r.updatedAt, { short: true }) },
+  { label: t('reservations.party'), class: 'num', cell: (r) => people(r.partySize) },
+  {
+    label: t('reservations.status'),
+    cell: (r) => [valueBadge('status', r.status), r.needsReview ? valueBadge('state', 'review', 'warn') : null],
+  },
+  { label: t('common.site'), cell: (r) => sourceLabel(r.source) },
+  { label: t('field.reservationId'), class: 'mono', cell: (r) => raw(r.reservationId) },
+  { label: t('common.store'), cell: (r) => raw(r.store) ?? '—' },
+  { label: t('reservations.updated'), cell: (r) => timeEl(r.updatedAt, { short: true }) },
 ];
 
 export async function renderReservations(el, params) {
@@ -100,17 +116,17 @@ export async function renderReservations(el, params) {
   const holder = h(
     'div',
     {},
-    table('Reservations', COLUMNS, items, { empty: 'No reservation matches.', className: 'reservations' }),
+    table(t('nav.reservations'), columns(), items, { empty: t('reservations.noMatch'), className: 'reservations' }),
   );
   let cursor = page.nextCursor;
-  const more = h('button', { type: 'button', hidden: !cursor }, 'Load more');
+  const more = h('button', { type: 'button', hidden: !cursor }, t('common.loadMore'));
   more.addEventListener('click', async () => {
     more.disabled = true;
     try {
       const next = await api('/api/reservations', { query: { ...query, cursor } });
       items.push(...next.items);
       cursor = next.nextCursor;
-      holder.replaceChildren(table('Reservations', COLUMNS, items, { className: 'reservations' }));
+      holder.replaceChildren(table(t('nav.reservations'), columns(), items, { className: 'reservations' }));
       more.hidden = !cursor;
     } catch (err) {
       fill(holder, errorBox(err));
@@ -123,8 +139,8 @@ export async function renderReservations(el, params) {
     h(
       'div',
       { class: 'view-head' },
-      h('h1', {}, 'Reservations'),
-      h('p', { class: 'muted' }, 'Newest first. Visit dates are local dates in Japan.'),
+      h('h1', {}, t('nav.reservations')),
+      h('p', { class: 'muted' }, t('reservations.lead')),
     ),
     searchForm(params),
     holder,
@@ -138,7 +154,15 @@ function changesList(changes) {
   return h(
     'ul',
     { class: 'plain' },
-    entries.map(([f, c]) => h('li', {}, h('strong', {}, f), `: ${c?.from ?? '—'} → ${c?.to ?? '—'}`)),
+    entries.map(([f, c]) =>
+      h(
+        'li',
+        {},
+        h('strong', {}, valueLabel('field', f)),
+        ': ',
+        h('span', { translate: 'no' }, `${c?.from ?? '—'} → ${c?.to ?? '—'}`),
+      ),
+    ),
   );
 }
 
@@ -146,94 +170,108 @@ export async function renderReservation(el, id) {
   const r = await api(`/api/reservations/${encodeURIComponent(id)}`);
   fill(
     el,
-    h('p', { class: 'crumbs' }, h('a', { href: '#/reservations' }, '← Reservations')),
+    h('p', { class: 'crumbs' }, h('a', { href: '#/reservations' }, `← ${t('nav.reservations')}`)),
     h(
       'div',
       { class: 'view-head' },
       h(
         'h1',
         {},
-        r.guestName ?? '(no name)',
-        r.guestNameKana ? h('span', { class: 'sub' }, ` ${r.guestNameKana}`) : null,
+        raw(r.guestName) ?? t('reservations.noName'),
+        r.guestNameKana ? h('span', { class: 'sub', translate: 'no' }, ` ${r.guestNameKana}`) : null,
       ),
       h(
         'p',
         { class: 'tags' },
-        badge(r.status),
-        r.needsReview ? badge('needs review', 'warn') : null,
+        valueBadge('status', r.status),
+        r.needsReview ? valueBadge('state', 'review', 'warn') : null,
         ' ',
         sourceLabel(r.source),
-        ` · ${r.reservationId}`,
+        ' · ',
+        raw(r.reservationId),
       ),
     ),
     r.needsReview
       ? h(
           'div',
           { class: 'callout tone-warn' },
-          h('strong', {}, 'Needs review: '),
-          r.reviewReasons.join(', ') || '—',
-          '. ',
-          h('a', { href: `#/messages/${encodeURIComponent(r.lastMessage)}` }, 'Open the message'),
+          h('strong', {}, t('message.needsReviewLead')),
+          r.reviewReasons.length ? reasonChips(r.reviewReasons) : '—',
+          reasonHelpNotes(r.reviewReasons),
+          h('a', { href: `#/messages/${encodeURIComponent(r.lastMessage)}` }, t('reservations.openMessage')),
         )
       : null,
     h(
       'section',
       { class: 'panel', 'aria-labelledby': 'rd-title' },
-      h('h2', { id: 'rd-title' }, 'Current state'),
+      h('h2', { id: 'rd-title' }, t('reservations.current')),
       defList([
-        ['Visit', `${r.visitDate ?? '—'} ${r.visitTime ?? ''}`],
-        ['Party size', r.partySize === null ? null : `${r.partySize}名`],
-        ['Guest', r.guestName],
-        ['Kana', r.guestNameKana],
-        ['Phone', r.phone ? h('span', { class: 'mono' }, r.phone) : null],
-        ['Course', r.course],
-        ['Seats', r.seats],
-        ['Notes', r.notes],
-        ['Store', r.store],
-        ['Store name', r.storeName],
-        ['Created', timeEl(r.createdAt)],
-        ['Updated', timeEl(r.updatedAt)],
+        [t('reservations.visit'), visit(r)],
+        [t('field.partySize'), r.partySize === null ? null : people(r.partySize)],
+        [t('field.guestName'), raw(r.guestName)],
+        [t('field.guestNameKana'), raw(r.guestNameKana)],
+        [t('field.phone'), r.phone ? h('span', { class: 'mono', translate: 'no' }, r.phone) : null],
+        [t('field.course'), raw(r.course)],
+        [t('field.seats'), raw(r.seats)],
+        [t('field.notes'), raw(r.notes)],
+        [t('common.store'), raw(r.store)],
+        [t('field.storeName'), raw(r.storeName)],
+        [t('reservations.created'), timeEl(r.createdAt)],
+        [t('reservations.updated'), timeEl(r.updatedAt)],
         [
-          'Last message',
-          h('a', { href: `#/messages/${encodeURIComponent(r.lastMessage)}`, class: 'mono' }, r.lastMessage),
+          t('reservations.lastMessage'),
+          h(
+            'a',
+            { href: `#/messages/${encodeURIComponent(r.lastMessage)}`, class: 'mono', translate: 'no' },
+            r.lastMessage,
+          ),
         ],
       ]),
     ),
     h(
       'section',
       { class: 'panel', 'aria-labelledby': 'rh-title' },
-      h('h2', { id: 'rh-title' }, 'Event history'),
+      h('h2', { id: 'rh-title' }, t('reservations.history')),
       table(
-        'Events of this reservation, oldest first',
+        t('reservations.historyCaption'),
         [
-          { label: 'Recorded', cell: (e) => timeEl(e.createdAt) },
+          { label: t('message.recorded'), cell: (e) => timeEl(e.createdAt) },
           {
-            label: 'Event',
+            label: t('field.event'),
             cell: (e) => [
-              badge(e.event, 'info'),
-              e.applied ? '' : h('span', { class: 'muted small' }, ' not applied (older)'),
+              valueBadge('event', e.event, 'info'),
+              e.applied ? '' : h('span', { class: 'muted small' }, t('reservations.notApplied')),
             ],
           },
-          { label: 'Mail sent', cell: (e) => timeEl(e.sentAt, { short: true }) },
-          { label: 'Changes', cell: (e) => changesList(e.changes) },
-          { label: 'Reason', cell: (e) => e.reason ?? '' },
+          { label: t('reservations.mailSent'), cell: (e) => timeEl(e.sentAt, { short: true }) },
+          { label: t('message.changes'), cell: (e) => changesList(e.changes) },
+          { label: t('message.reason'), cell: (e) => raw(e.reason) ?? '' },
           {
-            label: 'Message',
+            label: t('reservations.message'),
             cell: (e) =>
-              h('a', { href: `#/messages/${encodeURIComponent(e.message)}`, class: 'mono small' }, e.message),
+              h(
+                'a',
+                { href: `#/messages/${encodeURIComponent(e.message)}`, class: 'mono small', translate: 'no' },
+                e.message,
+              ),
           },
           {
-            label: 'Webhooks',
+            label: t('reservations.webhooks'),
             cell: (e) =>
               e.deliveries.length
                 ? e.deliveries.map((d) =>
-                    h('span', { class: 'delivery', title: d.lastError ?? '' }, badge(d.state), ` ${d.attempts}×`),
+                    h(
+                      'span',
+                      { class: 'delivery', title: d.lastError ?? '' },
+                      valueBadge('delivery', d.state),
+                      ` ${d.attempts}×`,
+                    ),
                   )
-                : h('span', { class: 'muted' }, 'none'),
+                : h('span', { class: 'muted' }, t('common.none')),
           },
         ],
         r.events,
-        { empty: 'No events.' },
+        { empty: t('reservations.noEvents') },
       ),
     ),
   );

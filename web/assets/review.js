@@ -1,11 +1,15 @@
 // Review queue: the mail a person has to act on, each with the action to take.
-import { fill, api, badge, h, sourceLabel, statusLine, table, timeEl } from './lib.js';
+import { fill, api, fmtDate, h, sourceLabel, statusLine, table, timeEl, valueBadge } from './lib.js';
+import { t, tn } from './i18n.js';
+import { reasonChips, reasonHelpNotes } from './reasons.js';
 import { messageActions, verificationBox } from './messages.js';
 
 const refresh = () => window.dispatchEvent(new Event('ota:refresh'));
 
 function openLink(m) {
-  return h('a', { href: `#/messages/${encodeURIComponent(m.id)}` }, m.subject ?? '(no subject)');
+  return m.subject
+    ? h('a', { href: `#/messages/${encodeURIComponent(m.id)}`, translate: 'no' }, m.subject)
+    : h('a', { href: `#/messages/${encodeURIComponent(m.id)}` }, t('common.noSubject'));
 }
 
 function section(id, title, hint, count, body) {
@@ -34,35 +38,48 @@ export async function renderReview(el) {
             h(
               'p',
               {},
-              h('strong', {}, m.store ?? 'no store'),
+              m.store ? h('strong', { translate: 'no' }, m.store) : h('strong', {}, t('common.noStore')),
               m.source ? [' · ', sourceLabel(m.source)] : null,
               ' · ',
               timeEl(m.receivedAt, { short: true }),
             ),
-            h('p', { class: 'small' }, openLink(m), h('span', { class: 'muted' }, ` from ${m.from ?? '?'}`)),
-            verificationBox(m.verification) ??
-              h('p', { class: 'muted' }, 'No code or link found: open the message and read it.'),
+            h(
+              'p',
+              { class: 'small' },
+              openLink(m),
+              ' ',
+              h('span', { class: 'muted' }, tn('review.from', { from: h('span', { translate: 'no' }, m.from ?? '?') })),
+            ),
+            verificationBox(m.verification) ?? h('p', { class: 'muted' }, t('review.noCode')),
             actions(m),
           ),
         ),
       )
-    : h('p', { class: 'empty' }, 'No verification mail waiting.');
+    : h('p', { class: 'empty' }, t('review.noVerification'));
 
   const review = table(
-    'Mails that need review',
+    t('review.needsReviewCaption'),
     [
-      { label: 'Received', cell: (m) => timeEl(m.receivedAt, { short: true }) },
-      { label: 'Store', cell: (m) => [m.store ?? '—', ' · ', sourceLabel(m.source)] },
+      { label: t('common.received'), cell: (m) => timeEl(m.receivedAt, { short: true }) },
       {
-        label: 'Mail',
+        label: t('common.store'),
+        cell: (m) => [h('span', { translate: 'no' }, m.store ?? '—'), ' · ', sourceLabel(m.source)],
+      },
+      {
+        label: t('review.colMail'),
         class: 'subject',
         cell: (m) => [
           openLink(m),
           m.guestName || m.visitDate
             ? h(
                 'span',
-                { class: 'sub' },
-                [m.guestName, m.visitDate, m.visitTime, m.partySize ? `${m.partySize}名` : null]
+                { class: 'sub', translate: 'no' },
+                [
+                  m.guestName,
+                  fmtDate(m.visitDate),
+                  m.visitTime,
+                  m.partySize ? t('common.people', { n: m.partySize }) : null,
+                ]
                   .filter(Boolean)
                   .join(' · '),
               )
@@ -70,87 +87,66 @@ export async function renderReview(el) {
         ],
       },
       {
-        label: 'Why',
+        label: t('review.colWhy'),
         cell: (m) =>
           m.reviewReasons.length
-            ? h(
-                'ul',
-                { class: 'chips' },
-                m.reviewReasons.map((r) => h('li', {}, r)),
-              )
+            ? [reasonChips(m.reviewReasons), reasonHelpNotes(m.reviewReasons)]
             : m.kind === 'unknown'
-              ? 'not recognised as a reservation'
+              ? t('review.notRecognised')
               : '—',
       },
-      { label: 'Action', cell: (m) => actions(m) },
+      { label: t('review.colAction'), cell: (m) => actions(m) },
     ],
     q.needsReview,
-    { empty: 'Nothing needs review.' },
+    { empty: t('review.nothingToReview') },
   );
 
   const failed = table(
-    'Failed and dead mails',
+    t('review.failedCaption'),
     [
-      { label: 'Received', cell: (m) => timeEl(m.receivedAt, { short: true }) },
-      { label: 'State', cell: (m) => [badge(m.state), h('span', { class: 'sub' }, `${m.attempts} attempt(s)`)] },
+      { label: t('common.received'), cell: (m) => timeEl(m.receivedAt, { short: true }) },
       {
-        label: 'Mail',
+        label: t('review.colState'),
+        cell: (m) => [
+          valueBadge('state', m.state),
+          h('span', { class: 'sub' }, t('common.attempts', { n: m.attempts })),
+        ],
+      },
+      {
+        label: t('review.colMail'),
         class: 'subject',
         cell: (m) => [
           openLink(m),
-          h('span', { class: 'sub' }, [m.store, m.source].filter(Boolean).join(' · ') || m.from || ''),
+          h('span', { class: 'sub', translate: 'no' }, [m.store, m.source].filter(Boolean).join(' · ') || m.from || ''),
         ],
       },
       {
-        label: 'Error',
+        label: t('review.colError'),
         cell: (m) => [
-          h('strong', { class: 'mono small' }, m.errorCode ?? '?'),
-          h('span', { class: 'sub' }, m.error ?? ''),
+          h('strong', { class: 'mono small', translate: 'no' }, m.errorCode ?? '?'),
+          h('span', { class: 'sub', lang: 'en', translate: 'no' }, m.error ?? ''),
         ],
       },
       {
-        label: 'Action',
+        label: t('review.colAction'),
         cell: (m) => [
           actions(m),
           m.state === 'failed'
-            ? h('span', { class: 'sub' }, 'retries by itself, next ', timeEl(m.nextAttemptAt, { short: true }))
+            ? h('span', { class: 'sub' }, tn('review.retriesNext', { time: timeEl(m.nextAttemptAt, { short: true }) }))
             : null,
         ],
       },
     ],
     q.failed,
-    { empty: 'No failed mail.' },
+    { empty: t('review.noFailed') },
   );
 
   fill(
     el,
-    h(
-      'div',
-      { class: 'view-head' },
-      h('h1', {}, 'Review queue'),
-      h('p', { class: 'muted' }, 'Mail a person has to act on. Refreshes every 30 s.'),
-    ),
+    h('div', { class: 'view-head' }, h('h1', {}, t('nav.review')), h('p', { class: 'muted' }, t('review.lead'))),
     status,
-    section(
-      'verify',
-      'Forwarding verification',
-      'A mailbox (Gmail, じゃらん …) asks to confirm forwarding to this node. Enter the code or open the link in that mailbox, then Mark handled.',
-      q.verification.length,
-      verification,
-    ),
-    section(
-      'needs-review',
-      'Needs review',
-      'Imported, but some data is missing or doubtful. Compare with the mail text, correct the booking in the reservation system if needed, then Mark handled.',
-      q.needsReview.length,
-      review,
-    ),
-    section(
-      'failed',
-      'Failed and dead',
-      'Could not be processed. Dead mail will not be retried: fix the cause (see the error), then Replay. Mark handled to dismiss mail you dealt with by hand.',
-      q.failed.length,
-      failed,
-    ),
+    section('verify', t('review.verify'), t('review.verifyHint'), q.verification.length, verification),
+    section('needs-review', t('review.needsReview'), t('review.needsReviewHint'), q.needsReview.length, review),
+    section('failed', t('review.failed'), t('review.failedHint'), q.failed.length, failed),
   );
 }

@@ -8,7 +8,9 @@ import { config, fail } from '../common.ts';
 export function register(program: Command): void {
   program
     .command('parse')
-    .description('print the extraction JSON of .eml files (a directory: every .eml in it, one JSON per line)')
+    .description(
+      'print the extraction JSON of .eml files (a directory: every .eml in it, one JSON per line); notes for a person (e.g. why the server will mark a mail unauthenticated:<site>) on stderr',
+    )
     .argument('<files...>', '.eml files or directories')
     .action(async (files: string[]) => {
       const cfg = config();
@@ -34,15 +36,19 @@ export function register(program: Command): void {
       }
       const single = list.length === 1;
       for (const f of list) {
-        let out: unknown;
+        let out: Awaited<ReturnType<typeof analyzeFile>>;
         try {
           out = await analyzeFile(f, cfg);
         } catch (err) {
           fail(`cannot parse ${f}: ${(err as Error).message}`, 65);
         }
         process.stdout.write(
-          single ? `${JSON.stringify(out, null, 2)}\n` : `${JSON.stringify({ file: f, ...(out as object) })}\n`,
+          single
+            ? `${JSON.stringify(out.extraction, null, 2)}\n`
+            : `${JSON.stringify({ file: f, ...out.extraction })}\n`,
         );
+        // Sentences for a person go to stderr: stdout stays the JSON that scripts read.
+        for (const note of out.notes) process.stderr.write(`note: ${single ? '' : `${f}: `}${note}\n`);
       }
     });
 }
