@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { loadSiteDefinitions } from '../../src/extract/index.ts';
 import { SHIPPED_SITES_DIR } from '../../src/paths.ts';
 import { MESSAGE_STATES } from '../../src/store/states.ts';
-import { DELIVERY_STATES } from '../../src/store/outbox.ts';
+import { DELIVERY_STATES } from '../../src/store/rows.ts';
 type Entry = string | Record<string, string>;
 const WEB = path.join(import.meta.dirname, '..', '..', 'web');
 

@@ -6,6 +6,7 @@
  * in it outside the data it shows (mail text, ids, addresses: `translate="no"`).
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { sqliteOf } from '../../src/store/testing.ts';
 import { startTestApp, tempDir, type TestApp } from '../helpers/app.ts';
 import { tabelogMail } from '../helpers/mail.ts';
 import { writeZone, zoneOf } from '../security/helpers.ts';
@@ -73,7 +74,9 @@ async function seeded(): Promise<Seeded> {
   );
   await send(app, STORE, gmailVerification('770213458', `${STORE}@intake.example`));
   const reservation = (
-    app.store.db.prepare('SELECT id FROM reservations WHERE reservation_id = ?').get('73100001') as { id: number }
+    sqliteOf(app.store).prepare('SELECT id FROM reservations WHERE reservation_id = ?').get('73100001') as {
+      id: number;
+    }
   ).id;
   return { app, review, reservation };
 }
