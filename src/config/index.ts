@@ -262,7 +262,7 @@ export function parseRoute(rule: string, setting = 'routes'): Route {
 
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
-  /** Explicit config file; otherwise OTA_INBOUND_CONFIG, otherwise the shipped sample if present. */
+  /** Explicit config file (`null`: none); otherwise OTA_INBOUND_CONFIG, otherwise the shipped sample if present. */
   file?: string | null;
   /** Values applied last (tests, CLI flags), by dotted path. */
   overrides?: Record<string, unknown>;
@@ -274,7 +274,8 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
   const env = opts.env ?? process.env;
   const cwd = opts.cwd ?? process.cwd();
   let configFile: string | null = opts.file !== undefined ? opts.file : (env[CONFIG_ENV] ?? null);
-  const explicit = configFile !== null;
+  // `file: null` is an explicit choice too: no file at all (the shipped sample is not picked up).
+  const explicit = opts.file !== undefined || configFile !== null;
   if (!explicit && fs.existsSync(path.resolve(cwd, DEFAULT_CONFIG_FILE))) configFile = DEFAULT_CONFIG_FILE;
 
   let fileValues: Raw = {};

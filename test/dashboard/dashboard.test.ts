@@ -7,11 +7,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { certificateFiles, generateCertificate } from '../../src/tls/index.ts';
 import { startTestApp, tempDir, waitProcessed, type TestApp } from '../helpers/app.ts';
 import { tabelogMail } from '../helpers/mail.ts';
-import { PHONE, hasHorizontalScroll, launchBrowser, type Browser } from './browser.ts';
+import { PHONE, hasHorizontalScroll } from './browser.ts';
+import { browserSuite } from './suite.ts';
 import { corruptRecordBeforeStart, gmailVerification, send } from './seed.ts';
 import { sqliteOf } from '../../src/store/testing.ts';
 
@@ -19,32 +20,14 @@ const TOKEN = 'dashboard-test-token';
 const HOUR = 3_600_000;
 const STORE = 'sakura-ginza';
 
-let browser: Browser;
-let apps: TestApp[] = [];
-
-beforeAll(async () => {
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-});
-beforeEach(() => {
-  browser.problems.length = 0;
-});
-afterEach(async () => {
-  await browser.closePages();
-  for (const a of apps) await a.cleanup();
-  apps = [];
-  // No script error, failed request or CSP violation in any test.
-  expect(browser.problems).toEqual([]);
-});
+const suite = browserSuite();
 
 async function start(
   overrides: Record<string, unknown> = {},
   opts: Parameters<typeof startTestApp>[1] = {},
 ): Promise<TestApp> {
   const app = await startTestApp(overrides, opts);
-  apps.push(app);
+  suite.track(app);
   return app;
 }
 
@@ -80,7 +63,7 @@ describe('dashboard', () => {
       STORE,
       await booking({ bookingId: '71234567', name: '山田 太郎', party: '4名', visit: '12/20(日)', time: '19:00' }),
     );
-    const page = await browser.page();
+    const page = await suite.browser.page();
     await page.goto(base(app));
     await signIn(page, TOKEN);
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
@@ -129,7 +112,7 @@ describe('dashboard', () => {
     expect((await waitProcessed(app, corrupt.id)).state).toBe('dead');
     await waitProcessed(app, corrupt.nextId);
 
-    const page = await browser.page();
+    const page = await suite.browser.page();
     await page.goto(`${base(app)}#/review`);
     const item = page.locator('#failed tbody tr', { hasText: 'SPOOL_CORRUPT' });
     await item.waitFor();
@@ -165,7 +148,7 @@ describe('dashboard', () => {
     );
     await send(app, STORE, await booking());
 
-    const page = await browser.page();
+    const page = await suite.browser.page();
     await page.goto(base(app));
     const storeRow = page.locator('#freshness tbody tr', { hasText: STORE });
     const status = storeRow.locator('.status');
@@ -211,7 +194,7 @@ describe('dashboard', () => {
       }
     ).id;
 
-    const page = await browser.page(PHONE);
+    const page = await suite.browser.page(PHONE);
     const views: [string, string][] = [
       ['#/overview', '#freshness tbody tr'],
       ['#/messages', 'table.messages tbody tr'],
@@ -240,7 +223,7 @@ describe('dashboard', () => {
   it('shows a forwarding verification code prominently in the review queue and marks it handled', async () => {
     const app = await start();
     const id = await send(app, STORE, gmailVerification('804413977', `${STORE}@intake.example`));
-    const page = await browser.page();
+    const page = await suite.browser.page();
     await page.goto(`${base(app)}#/review`);
     const code = page.locator('#verify .verification .code');
     await code.waitFor();
@@ -255,7 +238,7 @@ describe('dashboard', () => {
 
   it('asks for the token, refuses a wrong one, keeps the right one for the tab, and signs out', async () => {
     const app = await start({ 'http.apiToken': TOKEN });
-    const page = await browser.page();
+    const page = await suite.browser.page();
     await page.goto(base(app));
     await page.getByText('This node needs its API token.').waitFor();
     await signIn(page, 'wrong-token');

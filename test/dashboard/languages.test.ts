@@ -5,12 +5,12 @@
  * whatever the browser's time zone, and a Japanese page has no English left
  * in it outside the data it shows (mail text, ids, addresses: `translate="no"`).
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sqliteOf } from '../../src/store/testing.ts';
 import { startTestApp, tempDir, type TestApp } from '../helpers/app.ts';
 import { tabelogMail } from '../helpers/mail.ts';
 import { writeZone, zoneOf } from '../security/helpers.ts';
-import { launchBrowser, type Browser } from './browser.ts';
+import { browserSuite } from './suite.ts';
 import { gmailVerification, send } from './seed.ts';
 import { englishLeft, pageTexts } from './text.ts';
 
@@ -20,24 +20,7 @@ const AT = Date.parse('2026-12-04T10:00:00Z');
 /** A browser far from Japan: the page must still show Japan time. */
 const FAR_ZONE = 'America/Los_Angeles';
 
-let browser: Browser;
-let apps: TestApp[] = [];
-
-beforeAll(async () => {
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-});
-beforeEach(() => {
-  browser.problems.length = 0;
-});
-afterEach(async () => {
-  await browser.closePages();
-  for (const a of apps) await a.cleanup();
-  apps = [];
-  expect(browser.problems).toEqual([]);
-});
+const suite = browserSuite();
 
 interface Seeded {
   app: TestApp;
@@ -57,7 +40,7 @@ async function seeded(): Promise<Seeded> {
     { 'auth.resolver': 'system', 'auth.dnsZoneFile': writeZone(dir, zoneOf([])) },
     { dir, clock: () => AT },
   );
-  apps.push(app);
+  suite.track(app);
   const review = await send(
     app,
     STORE,
@@ -86,7 +69,7 @@ const base = (app: TestApp) => `http://127.0.0.1:${app.httpPort}/`;
 describe('dashboard languages', () => {
   it('shows a Japanese browser every view in Japanese, with no English left outside the data, times in JST', async () => {
     const { app, review, reservation } = await seeded();
-    const page = await browser.page(undefined, { locale: 'ja-JP', timezoneId: FAR_ZONE });
+    const page = await suite.browser.page(undefined, { locale: 'ja-JP', timezoneId: FAR_ZONE });
     const views: [string, string][] = [
       ['#/overview', '#sources tbody tr'],
       ['#/messages', 'table.messages tbody tr'],
@@ -127,7 +110,7 @@ describe('dashboard languages', () => {
 
   it('explains an unauthenticated:<site> review reason in a sentence with what to do, in both languages', async () => {
     const { app, review } = await seeded();
-    const ja = await browser.page(undefined, { locale: 'ja-JP' });
+    const ja = await suite.browser.page(undefined, { locale: 'ja-JP' });
     await ja.goto(`${base(app)}#/review`);
     const chip = ja.locator('#needs-review .chips li[data-reason="unauthenticated:tabelog"]');
     await chip.waitFor();
@@ -137,7 +120,7 @@ describe('dashboard languages', () => {
     expect(help).toContain('auth.arcTrustedSealers');
     expect(help).toContain('OTA_INBOUND_AUTH_RESOLVER=none');
 
-    const en = await browser.page(undefined, { locale: 'en-US' });
+    const en = await suite.browser.page(undefined, { locale: 'en-US' });
     await en.goto(`${base(app)}#/messages/${review}`);
     const callout = en.locator('.callout.tone-warn');
     await callout.waitFor();
@@ -153,7 +136,7 @@ describe('dashboard languages', () => {
 
   it('shows an English browser English, with ISO-like dates marked JST', async () => {
     const { app } = await seeded();
-    const page = await browser.page(undefined, { locale: 'en-US', timezoneId: FAR_ZONE });
+    const page = await suite.browser.page(undefined, { locale: 'en-US', timezoneId: FAR_ZONE });
     await page.goto(`${base(app)}#/messages`);
     await page.getByRole('heading', { name: 'Messages' }).waitFor();
     expect(await page.evaluate('document.documentElement.lang')).toBe('en');
@@ -166,14 +149,14 @@ describe('dashboard languages', () => {
 
   it('shows English to a browser in neither language', async () => {
     const { app } = await seeded();
-    const page = await browser.page(undefined, { locale: 'fr-FR' });
+    const page = await suite.browser.page(undefined, { locale: 'fr-FR' });
     await page.goto(base(app));
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
   });
 
   it('remembers the 日本語 / English switch across reloads and new tabs', async () => {
     const { app } = await seeded();
-    const page = await browser.page(undefined, { locale: 'en-US' });
+    const page = await suite.browser.page(undefined, { locale: 'en-US' });
     await page.goto(base(app));
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
     expect(await page.getByRole('button', { name: 'English' }).getAttribute('aria-pressed')).toBe('true');
@@ -186,7 +169,7 @@ describe('dashboard languages', () => {
 
     await page.reload();
     await page.getByRole('heading', { name: '概要' }).waitFor();
-    const tab = await browser.page(undefined, { context: page.context() });
+    const tab = await suite.browser.page(undefined, { context: page.context() });
     await tab.goto(`${base(app)}#/review`);
     await tab.getByRole('heading', { name: '要対応' }).waitFor();
 
@@ -198,8 +181,8 @@ describe('dashboard languages', () => {
 
   it('asks for the API token in Japanese', async () => {
     const app = await startTestApp({ 'http.apiToken': 'languages-test-token' });
-    apps.push(app);
-    const page = await browser.page(undefined, { locale: 'ja-JP' });
+    suite.track(app);
+    const page = await suite.browser.page(undefined, { locale: 'ja-JP' });
     await page.goto(base(app));
     await page.getByText('このノードには API トークンが必要です。').waitFor();
     expect(englishLeft(await pageTexts(page))).toEqual([]);

@@ -6,36 +6,20 @@
  * confirmation. And the note a node without the registry gets.
  */
 import type { Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startTestApp, waitProcessed, type TestApp } from '../helpers/app.ts';
 import { tabelogMail } from '../helpers/mail.ts';
 import { deliver, queuedId } from '../helpers/smtp.ts';
-import { PHONE, hasHorizontalScroll, launchBrowser, type Browser } from './browser.ts';
+import { PHONE, hasHorizontalScroll } from './browser.ts';
+import { browserSuite } from './suite.ts';
 import { gmailVerification } from './seed.ts';
 import { englishLeft, pageTexts } from './text.ts';
 
-let browser: Browser;
-let apps: TestApp[] = [];
-
-beforeAll(async () => {
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-});
-beforeEach(() => {
-  browser.problems.length = 0;
-});
-afterEach(async () => {
-  await browser.closePages();
-  for (const a of apps) await a.cleanup();
-  apps = [];
-  expect(browser.problems).toEqual([]);
-});
+const suite = browserSuite();
 
 async function start(): Promise<TestApp> {
   const app = await startTestApp();
-  apps.push(app);
+  suite.track(app);
   return app;
 }
 
@@ -57,7 +41,7 @@ describe('store page', () => {
   it('registers a store, copies its address, shows per-site forwarding status, renames, rotates and revokes it', async () => {
     const app = await start();
     expect((await fetch(`${base(app)}api/stores`)).status, 'needs the store registry API (/api/stores)').toBe(200);
-    const page = await browser.page(undefined, { locale: 'ja-JP' });
+    const page = await suite.browser.page(undefined, { locale: 'ja-JP' });
     await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base(app) });
     await page.goto(`${base(app)}#/stores`);
     await page.getByRole('heading', { name: '店舗を登録' }).waitFor();
@@ -100,7 +84,7 @@ describe('store page', () => {
     expect(await page.locator('#intake .verification .code').textContent()).toBe('318842207');
     expect(englishLeft(await pageTexts(page))).toEqual([]);
     // The same page on a phone: no sideways scrolling.
-    const phone = await browser.page(PHONE, { locale: 'ja-JP' });
+    const phone = await suite.browser.page(PHONE, { locale: 'ja-JP' });
     await phone.goto(page.url());
     await phone.locator('table.store-sites tbody tr').first().waitFor();
     expect(await hasHorizontalScroll(phone)).toBe(false);
@@ -142,7 +126,7 @@ describe('store page', () => {
 
   it('shows a note instead of an error when the node has no store registry (an older node: /api/stores answers 404)', async () => {
     const app = await start();
-    const page = await browser.page(undefined, { locale: 'en-US' });
+    const page = await suite.browser.page(undefined, { locale: 'en-US' });
     // An older node answers 404 for the route it does not have; this node is
     // newer, so the browser is made to see that answer for this one path.
     await page.route('**/api/stores', (route) =>

@@ -3,62 +3,21 @@
  * one per outcome, read from the real log output of a real node fed over
  * SMTP; pretty single lines on a terminal, JSON otherwise; no guest data.
  */
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/index.ts';
-import { createLogger, logSafeReason, prettyLine, resolveFormat } from '../../src/log/index.ts';
-import { startApp } from '../../src/app.ts';
-import { tempDir, waitProcessed, type TestApp } from '../helpers/app.ts';
+import { logSafeReason, prettyLine, resolveFormat } from '../../src/log/index.ts';
+import { startTestApp, waitProcessed, type TestApp } from '../helpers/app.ts';
+import { captureLog } from '../helpers/log.ts';
 import { deliver, queuedId } from '../helpers/smtp.ts';
 import { tabelogMail } from '../deliver/mail.ts';
-import fs from 'node:fs';
-import path from 'node:path';
 
 const GUEST = '鈴木 花子';
 const PHONE = '080-2222-3333';
 
-function capture(): { lines: string[]; stream: Writable } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(...chunk.toString().split('\n').filter(Boolean));
-      cb();
-    },
-  });
-  return { lines, stream };
-}
-
 type Rec = Record<string, unknown> & { msg: string; level: string };
 
 async function startLogged(format: 'json' | 'pretty', overrides: Record<string, unknown> = {}) {
-  const dir = tempDir();
-  const { lines, stream } = capture();
-  const config = loadConfig({
-    env: {},
-    file: null,
-    overrides: {
-      dataDir: path.join(dir, 'data'),
-      certsDir: path.join(dir, 'certs'),
-      'smtp.host': '127.0.0.1',
-      'smtp.port': 0,
-      'smtp.hostname': 'mx.test.example',
-      'http.port': 0,
-      domains: ['intake.example'],
-      routes: ['{store}@intake.example'],
-      'pipeline.workers': 1,
-      'auth.resolver': 'none',
-      ...overrides,
-    },
-  });
-  const app = await startApp(config, { log: createLogger({ level: 'info', format, destination: stream }) });
-  const t: TestApp = Object.assign(app, {
-    dir,
-    async cleanup() {
-      await app.stop();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  });
-  return { app: t, lines };
+  const { lines, log } = captureLog(format);
+  return { app: await startTestApp(overrides, { log }), lines };
 }
 
 describe('mail log lines (JSON)', () => {

@@ -5,14 +5,11 @@
  * not accepted.
  */
 import path from 'node:path';
-import fs from 'node:fs';
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.ts';
-import { createLogger } from '../../src/log/index.ts';
-import { startApp } from '../../src/app.ts';
 import { describeCoverage, routeCoverage, routeRecipient } from '../../src/smtp/routing.ts';
-import { tempDir } from '../helpers/app.ts';
+import { startTestApp } from '../helpers/app.ts';
+import { captureLog } from '../helpers/log.ts';
 import { deliver, queuedId } from '../helpers/smtp.ts';
 import { tabelogMail } from '../deliver/mail.ts';
 
@@ -20,12 +17,8 @@ const REPO = path.join(import.meta.dirname, '../..');
 
 describe('routes derived from the accepted domains', () => {
   it('unset routes become {store}@<domain> for every accepted domain', () => {
-    // Another working directory: the repository's sample configuration sets routes to [].
-    const cfg = loadConfig({
-      env: { OTA_INBOUND_DOMAINS: 'resto.example,mail.resto.example' },
-      file: null,
-      cwd: tempDir(),
-    });
+    // `file: null`: no file, not even the repository's sample (which sets routes to []).
+    const cfg = loadConfig({ env: { OTA_INBOUND_DOMAINS: 'resto.example,mail.resto.example' }, file: null });
     expect(cfg.routesDerived).toBe(true);
     expect(cfg.routes.map((r) => r.rule)).toEqual(['{store}@resto.example', '{store}@mail.resto.example']);
     expect(routeRecipient('sakura@mail.resto.example', cfg)).toEqual({ kind: 'store', store: 'sakura' });
@@ -71,32 +64,12 @@ describe('routes derived from the accepted domains', () => {
 
 describe('start-up warning and /readyz detail', () => {
   it('warns at start-up and reports it in /readyz while staying ready (200)', async () => {
-    const dir = tempDir();
-    const lines: string[] = [];
-    const stream = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        lines.push(...chunk.toString().split('\n').filter(Boolean));
-        cb();
-      },
-    });
+    const { lines, log } = captureLog();
     // The situation of the issue: the domain changed, the routes still name the demo domain.
-    const config = loadConfig({
-      env: {},
-      file: null,
-      overrides: {
-        dataDir: path.join(dir, 'data'),
-        certsDir: path.join(dir, 'certs'),
-        'smtp.host': '127.0.0.1',
-        'smtp.port': 0,
-        'smtp.hostname': 'mx.test.example',
-        'http.port': 0,
-        domains: ['resto.example', 'second.example'],
-        routes: ['{store}@intake.example'],
-        'pipeline.workers': 1,
-        'auth.resolver': 'none',
-      },
-    });
-    const app = await startApp(config, { log: createLogger({ level: 'info', format: 'json', destination: stream }) });
+    const app = await startTestApp(
+      { domains: ['resto.example', 'second.example'], routes: ['{store}@intake.example'] },
+      { log },
+    );
     try {
       const warnings = lines
         .map((l) => JSON.parse(l) as { level: string; msg: string })
@@ -128,38 +101,20 @@ describe('start-up warning and /readyz detail', () => {
         quarantine_reason: 'unknown-recipient',
       });
     } finally {
-      await app.stop();
-      fs.rmSync(dir, { recursive: true, force: true });
+      await app.cleanup();
     }
   });
 
   it('has no routing detail when every domain is covered', async () => {
-    const dir = tempDir();
-    const config = loadConfig({
-      env: {},
-      file: null,
-      cwd: dir,
-      overrides: {
-        dataDir: path.join(dir, 'data'),
-        certsDir: path.join(dir, 'certs'),
-        'smtp.host': '127.0.0.1',
-        'smtp.port': 0,
-        'smtp.hostname': 'mx.test.example',
-        'http.port': 0,
-        domains: ['resto.example'],
-        'pipeline.workers': 1,
-        'auth.resolver': 'none',
-      },
-    });
-    const app = await startApp(config, { log: createLogger({ level: 'silent' }) });
+    // No routes given: they derive from the accepted domains.
+    const app = await startTestApp({ domains: ['resto.example'], routes: undefined });
     try {
       const body = (await (await fetch(`http://127.0.0.1:${app.httpPort}/readyz`)).json()) as {
         checks: Record<string, { ok: boolean; detail?: string }>;
       };
       expect(body.checks.routing).toEqual({ ok: true });
     } finally {
-      await app.stop();
-      fs.rmSync(dir, { recursive: true, force: true });
+      await app.cleanup();
     }
   });
 });
