@@ -4,40 +4,26 @@
  * workers, the real webhook dispatcher) and a crash that drops every piece of
  * in-memory state the way a killed process would.
  */
-import path from 'node:path';
-import { loadConfig } from '../../src/config/index.ts';
-import { createLogger } from '../../src/log/index.ts';
-import { startApp, type App } from '../../src/app.ts';
+import type { App } from '../../src/app.ts';
+import { startTestApp } from '../helpers/app.ts';
 import type { FaultIo } from './faults.ts';
 
 /** Small segments: schedules rotate through several, so damage and power cuts meet segment ends. */
 const SEGMENT_BYTES = 16 * 1024;
 
-export async function startNode(dir: string, certsDir: string, io: FaultIo, webhookUrl: string): Promise<App> {
-  const config = loadConfig({
-    env: {},
-    file: null,
-    overrides: {
-      dataDir: path.join(dir, 'data'),
+/** A test node on `dir` (the same data directory across restarts) with the webhook pointing at the receiver. */
+export function startNode(dir: string, certsDir: string, io: FaultIo, webhookUrl: string): Promise<App> {
+  return startTestApp(
+    {
       certsDir,
-      'smtp.host': '127.0.0.1',
-      'smtp.port': 0,
-      'smtp.hostname': 'mx.sim.example',
-      'http.host': '127.0.0.1',
-      'http.port': 0,
-      domains: ['intake.example'],
-      routes: ['{store}@intake.example'],
-      'pipeline.workers': 1,
       'pipeline.retryBaseMs': 20,
       'webhook.url': webhookUrl,
       'webhook.secret': 'sim-webhook-secret-0123456789abcdef',
       'webhook.retryBaseMs': 20,
       'webhook.retryMaxMs': 200,
-      'log.level': 'silent',
-      'auth.resolver': 'none',
     },
-  });
-  return startApp(config, { log: createLogger({ level: 'silent' }), spoolIo: io, spoolSegmentBytes: SEGMENT_BYTES });
+    { dir, spoolIo: io, spoolSegmentBytes: SEGMENT_BYTES },
+  );
 }
 
 /**
