@@ -268,7 +268,14 @@ export class Pipeline extends EventEmitter {
         this.settleUnrecorded(records);
         for (const d of damage)
           this.o.log.error(
-            { code: 'SPOOL_CORRUPT', segment: d.segment, offset: d.offset, bytes: d.end - d.offset, spoolId: d.id },
+            {
+              code: 'SPOOL_CORRUPT',
+              segment: d.segment,
+              offset: d.offset,
+              bytes: d.end - d.offset,
+              spoolId: d.id,
+              ...(d.otherIds && { otherIds: d.otherIds }),
+            },
             'damaged spool record kept and reported',
           );
       },

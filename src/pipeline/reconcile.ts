@@ -13,7 +13,7 @@
  * memory stays bounded by one segment's index whatever the database's size.
  */
 import fs from 'node:fs';
-import { recordEnd, type Journal, type SpoolCursor, type SpoolRecord } from '../spool/index.ts';
+import { recordEnd, type DamagedSpan, type Journal, type SpoolCursor, type SpoolRecord } from '../spool/index.ts';
 import { CodedError } from '../errors.ts';
 import type { Store } from '../store/index.ts';
 
@@ -27,6 +27,8 @@ export interface ReconcileReport {
   missingBytes: string[];
   /** Damaged journal spans (new or already known), by `segment:offset`. */
   damaged: string[];
+  /** Rows whose record lies in a damaged span: their bytes are kept but cannot be read (not counted as unreconciled). */
+  damagedRows: string[];
   /** With repair: rows recorded again, and waiting rows dead-lettered for missing bytes. */
   repaired: { recorded: number; deadLettered: number };
   durationMs: number;
@@ -54,6 +56,7 @@ export async function reconcile(
     missingRows: [],
     missingBytes: [],
     damaged: [],
+    damagedRows: [],
     repaired: { recorded: 0, deadLettered: 0 },
     durationMs: 0,
   };
@@ -63,11 +66,13 @@ export async function reconcile(
   for (const segment of segments) {
     report.segments += 1;
     const records = new Map<number, string>();
+    const spans: DamagedSpan[] = [];
     const lost: SpoolRecord[] = [];
     if (onDisk.has(segment)) {
       for await (const e of journal.scan({ segment, offset: 0 }, { onlySegment: true })) {
         if (e.kind === 'damage') {
           report.damaged.push(`${e.segment}:${e.offset}`);
+          spans.push(e);
           if (opts.repair) store.recordDamage(e);
           continue;
         }
@@ -89,9 +94,17 @@ export async function reconcile(
       if (row.raw_purged_at !== null || row.header_length === 0) continue; // purged, or a damaged span's row
       const present = row.raw_path !== null ? fs.existsSync(row.raw_path) : records.get(row.spool_offset) === row.id;
       if (present) continue;
-      report.missingBytes.push(row.id);
+      // Damaged after its row was written: the bytes are there but unreadable. A processed
+      // row keeps its outcome; one still waiting can never be processed and is dead-lettered.
+      const span = row.raw_path === null && spans.find((d) => d.offset <= row.spool_offset && row.spool_offset < d.end);
+      const err = span
+        ? new CodedError(
+            'SPOOL_CORRUPT',
+            `reconciler: its journal record at ${segment}:${span.offset} is damaged; the bytes are kept in the segment`,
+          )
+        : new CodedError('SPOOL_MISSING', `reconciler: no journal record or kept file holds ${row.id}`);
+      (span ? report.damagedRows : report.missingBytes).push(row.id);
       if (opts.repair && (row.state === 'pending' || row.state === 'failed')) {
-        const err = new CodedError('SPOOL_MISSING', `reconciler: no journal record or kept file holds ${row.id}`);
         store.recordFailure(row.id, { state: 'dead', code: err.code, message: err.message });
         report.repaired.deadLettered += 1;
       }

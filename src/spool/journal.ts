@@ -36,7 +36,11 @@ const MAGIC_BYTES = Buffer.from([0x4f, 0x74, 0x61, 0x31]);
 const RESYNC_CHUNK_BYTES = 1024 * 1024;
 /** How far into damaged bytes a spool id is looked for (the id is the header's first field). */
 const SALVAGE_BYTES = 4096;
+const SPOOL_ID = /^[0-9a-z]{9}-[0-9a-f]{10}$/;
 const SPOOL_ID_IN_HEADER = /"id":"([0-9a-z]{9}-[0-9a-f]{10})"/;
+/** The id in the header's `Received:` line (JSON-escaped: `\\tid <id>`). */
+const SPOOL_ID_IN_RECEIVED = /\\tid ([0-9a-z]{9}-[0-9a-f]{10})/;
+const RECEIVED_AT_IN_HEADER = /"receivedAt":(\d+)/;
 
 /** Where a record lives: segment number, byte offset of the record, lengths. */
 export interface SpoolRef {
@@ -82,6 +86,9 @@ export interface ScannedRecord extends SpoolRecord {
  * Bytes between two valid records (or from one to the end of the segment) that
  * do not frame as a record: damage to acknowledged mail, kept on disk. `id` is
  * the spool id found in the damaged bytes when one can be read, else null.
+ * The header names the id twice (its `id` field and its `Received:` line): when
+ * the damage hit one of them and nothing tells which, `otherIds` holds the other
+ * reading, so the mail stays findable under the id its sender was given.
  */
 export interface DamagedSpan {
   kind: 'damage';
@@ -89,6 +96,7 @@ export interface DamagedSpan {
   offset: number;
   end: number;
   id: string | null;
+  otherIds?: string[];
 }
 
 export type ScanEntry = ScannedRecord | DamagedSpan;
@@ -386,7 +394,9 @@ export class Journal {
         // A damaged length field can frame a record over its neighbour: when no
         // frame starts where this record claims to end, trust it only if its
         // checksum holds over exactly those bytes.
-        if (rec && !opts.verify && rec.end < size && !(await frameStartsAt(r, rec.end))) {
+        // A header whose id disagrees with its own time or Received line may be damaged in
+        // its id: trust it only if the checksum holds (else its row would carry a wrong id).
+        if (rec && !opts.verify && ((rec.end < size && !(await frameStartsAt(r, rec.end))) || !headerConsistent(rec))) {
           rec = await recordAt(r, segment, pos, size, true);
           if (rec && !rec.crcOk) rec = null;
         }
@@ -397,7 +407,8 @@ export class Journal {
         }
         const next = await nextValidRecord(r, segment, pos + 1, size);
         const end = next ?? size;
-        yield { kind: 'damage', segment, offset: pos, end, id: await salvageId(r, pos, end) };
+        const [id = null, ...otherIds] = await salvageIds(r, pos, end);
+        yield { kind: 'damage', segment, offset: pos, end, id, ...(otherIds.length > 0 && { otherIds }) };
         pos = end;
       }
     } finally {
@@ -611,10 +622,35 @@ async function nextValidRecord(r: SegmentReader, segment: number, from: number, 
   return null;
 }
 
-/** The spool id written in a damaged span's header, when it can still be read. */
-async function salvageId(r: SegmentReader, pos: number, end: number): Promise<string | null> {
-  const bytes = await r.read(pos, Math.min(SALVAGE_BYTES, end - pos));
-  return SPOOL_ID_IN_HEADER.exec(bytes.toString('latin1'))?.[1] ?? null;
+/**
+ * The header's own cross-checks: an id's first nine characters are its
+ * receivedAt in base 36, and its Received line (when written) names it. One
+ * damaged byte in the id breaks one of them.
+ */
+function headerConsistent(h: { id: string; receivedAt: number; envelope: Envelope }): boolean {
+  return (
+    SPOOL_ID.test(h.id) &&
+    Number.parseInt(h.id.slice(0, 9), 36) === h.receivedAt &&
+    (typeof h.envelope.received !== 'string' || h.envelope.received.includes(`\tid ${h.id}`))
+  );
+}
+
+/**
+ * The spool ids a damaged span's header still names, most likely first: the
+ * `id` field and the Received line's id when they agree; when one byte made
+ * them differ, the one whose time part matches the header's receivedAt, else
+ * both. Empty when neither can be read.
+ */
+async function salvageIds(r: SegmentReader, pos: number, end: number): Promise<string[]> {
+  const text = (await r.read(pos, Math.min(SALVAGE_BYTES, end - pos))).toString('latin1');
+  const candidates = [SPOOL_ID_IN_HEADER.exec(text)?.[1], SPOOL_ID_IN_RECEIVED.exec(text)?.[1]].filter(
+    (id): id is string => id !== undefined,
+  );
+  const ids = [...new Set(candidates)];
+  if (ids.length < 2) return ids;
+  const receivedAt = Number(RECEIVED_AT_IN_HEADER.exec(text)?.[1]);
+  const timely = ids.filter((id) => Number.parseInt(id.slice(0, 9), 36) === receivedAt);
+  return timely.length === 1 ? [timely[0]!, ...ids.filter((id) => id !== timely[0])] : ids;
 }
 
 /**

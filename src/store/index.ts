@@ -251,16 +251,24 @@ export class Store {
     const now = this.clock();
     this.stmts.insertDamage.run({ segment: d.segment, offset: d.offset, end: d.end, id: d.id, now });
     if (d.id === null) return;
-    const receivedAt = parseInt(d.id.slice(0, 9), 36);
-    this.stmts.insertDamagedMessage.run({
-      id: d.id,
-      received_at: Number.isFinite(receivedAt) ? receivedAt : now,
-      segment: d.segment,
-      offset: d.offset,
-      size: Math.max(0, d.end - d.offset),
-      error: `its journal record at ${d.segment}:${d.offset} (${d.end - d.offset} bytes) is damaged; the bytes are kept in the segment`,
-      now,
-    });
+    const ids = [d.id, ...(d.otherIds ?? [])];
+    const where = `its journal record at ${d.segment}:${d.offset} (${d.end - d.offset} bytes) is damaged`;
+    for (const id of ids) {
+      const receivedAt = parseInt(id.slice(0, 9), 36);
+      const also = ids.filter((other) => other !== id);
+      this.stmts.insertDamagedMessage.run({
+        id,
+        received_at: Number.isFinite(receivedAt) ? receivedAt : now,
+        segment: d.segment,
+        offset: d.offset,
+        size: Math.max(0, d.end - d.offset),
+        error:
+          also.length === 0
+            ? `${where}; the bytes are kept in the segment`
+            : `${where}, its spool id too: it reads as ${[id, ...also].join(' or ')}; the bytes are kept in the segment`,
+        now,
+      });
+    }
   }
 
   /** The message rows indexed in one journal segment (the reconciler compares them with the segment). */

@@ -10,7 +10,15 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Journal, type Envelope, type ScanEntry, type SpoolIo, type SpoolRecord } from '../../src/spool/index.ts';
+import {
+  Journal,
+  newSpoolId,
+  type Envelope,
+  type ScanEntry,
+  type SpoolIo,
+  type SpoolRecord,
+} from '../../src/spool/index.ts';
+import { receivedHeader } from '../../src/smtp/trace.ts';
 import { startTestApp, tempDir, waitProcessed } from '../helpers/app.ts';
 import { tabelogMail } from '../helpers/mail.ts';
 
@@ -111,6 +119,54 @@ describe('a damaged record in the spool journal', () => {
       expect((await j.read(recs[2]!.ref, recs[2]!.id)).equals(body(2)), `byte ${at}`).toBe(true);
       await expect(j.read(mid.ref, mid.id), `byte ${at}`).rejects.toMatchObject({ code: 'SPOOL_CORRUPT' });
       await j.close();
+    }
+  });
+
+  it('names the acknowledged id whichever bit of a header is flipped, in the middle or at the end of a segment', async () => {
+    // Regression (simulation seed 1091): a flipped bit in the id of the last record framed as a
+    // valid record under a wrong id; its row was recorded under that id and the 250'd id had none.
+    const dir = tempDir();
+    const j0 = new Journal({ dir });
+    await j0.open();
+    const recs: SpoolRecord[] = [];
+    for (let n = 0; n < 3; n++) {
+      const receivedAt = Date.UTC(2026, 11, 6, 9, 0, n);
+      const id = newSpoolId(receivedAt);
+      const received = receivedHeader({
+        id,
+        receivedAt,
+        helo: 'mx.tabelog.example',
+        clientIp: '127.0.0.1',
+        by: 'mx.intake.example',
+        protocol: 'ESMTP',
+        tls: null,
+        rcptTo: envelope.rcptTo,
+      });
+      recs.push(await j0.append({ ...envelope, received }, [body(n)], body(n).length, { id, receivedAt }));
+    }
+    await j0.close();
+    const pristine = fs.readFileSync(segmentFile(dir));
+    for (const target of [recs[1]!, recs[2]!]) {
+      const headerAt = target.ref.offset + FRAME;
+      for (let at = headerAt; at < headerAt + target.ref.headerLength; at++) {
+        const damaged = Buffer.from(pristine);
+        damaged[at]! ^= 1 << (at % 8);
+        fs.writeFileSync(segmentFile(dir), damaged);
+        const j = new Journal({ dir });
+        await j.open();
+        const entries = await scanAll(j);
+        await j.close();
+        const named = entries.flatMap((e) => (e.kind === 'record' ? [e.id] : [e.id, ...(e.otherIds ?? [])]));
+        const where = `bit ${at % 8} of byte ${at - headerAt} of record ${recs.indexOf(target)}`;
+        for (const r of recs) expect(named, where).toContain(r.id);
+        // A record never stands under an id it was not written with.
+        for (const e of entries)
+          if (e.kind === 'record')
+            expect(
+              recs.map((r) => r.id),
+              where,
+            ).toContain(e.id);
+      }
     }
   });
 

@@ -4,6 +4,7 @@
  * command line and in the running server, with repair.
  */
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
@@ -91,6 +92,42 @@ describe('ota-inbound verify and the background reconciler', () => {
     const r = await verify(dir, '--json');
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout)).toMatchObject({ missingRows: [], missingBytes: [ids[0]] });
+  });
+
+  it('tells a row whose record was damaged after it was written from one whose bytes are gone', async () => {
+    // Regression (simulation seed 1114): such a row was dead-lettered SPOOL_MISSING.
+    const app = await startTestApp();
+    const ids = await spoolMails(app, 4);
+    const offsets = ids.map((id) => app.store.message(id)!.spool_offset);
+    const dir = app.dir;
+    await app.stop();
+    const segment = path.join(dir, 'data', 'spool', '000000000001.seg');
+    const bytes = fs.readFileSync(segment);
+    for (const i of [0, 2]) bytes[offsets[i]!]! ^= 0x20; // the frame markers of two records, apart
+    fs.writeFileSync(segment, bytes);
+    const db = new Database(path.join(dir, 'data', 'ota-inbound.db'));
+    db.prepare(`UPDATE messages SET state = 'pending' WHERE id = ?`).run(ids[2]);
+    db.close();
+
+    const found = await verify(dir, '--json');
+    expect(found.code).toBe(1);
+    const report = JSON.parse(found.stdout) as { damagedRows: string[] };
+    expect(report).toMatchObject({
+      missingRows: [],
+      missingBytes: [],
+      damaged: [`1:${offsets[0]}`, `1:${offsets[2]}`],
+    });
+    expect(report.damagedRows.toSorted()).toEqual([ids[0], ids[2]].toSorted());
+    await verify(dir, '--repair');
+    const again = await startTestApp({}, { dir });
+    try {
+      // The processed one keeps its outcome; the waiting one can never be read and is dead, as corrupt.
+      expect(again.store.message(ids[0]!)?.state).toBe('processed');
+      expect(again.store.message(ids[2]!)).toMatchObject({ state: 'dead', error_code: 'SPOOL_CORRUPT' });
+      for (const i of [1, 3]) expect(again.store.message(ids[i]!)?.state).toBe('processed');
+    } finally {
+      await again.cleanup();
+    }
   });
 
   it('repairs at start-up by itself, counts it in ota_inbound_spool_unreconciled and raises SpoolUnreconciled', async () => {

@@ -15,6 +15,7 @@ import type { App } from '../../src/app.ts';
 import { Journal } from '../../src/spool/index.ts';
 import { reconcile } from '../../src/pipeline/index.ts';
 import { inStates, SETTLED_STATES } from '../../src/store/states.ts';
+import { sqliteOf } from '../../src/store/testing.ts';
 import { tabelogMail } from '../helpers/mail.ts';
 import { RawSmtp, queuedId } from '../helpers/smtp.ts';
 import { Receiver } from '../deliver/receiver.ts';
@@ -219,7 +220,7 @@ export async function runSchedule(schedule: Schedule): Promise<RunResult> {
     io.disarm();
     releaseLocks();
     await settle(node, acked, violations);
-    await check(node, acked, flipped, violations);
+    await check(node, schedule, acked, flipped, violations);
     for (const [key, lives] of delivered)
       if (new Set(lives).size !== lives.length)
         violations.push(`webhook idempotency key ${key.slice(0, 12)}… delivered twice within one process life`);
@@ -231,7 +232,9 @@ export async function runSchedule(schedule: Schedule): Promise<RunResult> {
       violations.push(`teardown: ${err.message}`),
     );
     await receiver.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    // SIM_KEEP=1 keeps the data directory of a failing schedule for forensics.
+    if (process.env.SIM_KEEP && violations.length > 0) console.error(`  seed ${schedule.seed}: data kept in ${dir}`);
+    else fs.rmSync(dir, { recursive: true, force: true });
   }
   return { seed: schedule.seed, violations, acked: acked.length, refused, crashes, faults, ms: Date.now() - started };
 }
@@ -276,13 +279,20 @@ async function settle(node: App, acked: Acked[], violations: string[]): Promise<
   }
 }
 
-async function check(node: App, acked: Acked[], flipped: Set<string>, violations: string[]): Promise<void> {
+async function check(
+  node: App,
+  schedule: Schedule,
+  acked: Acked[],
+  flipped: Set<string>,
+  violations: string[],
+): Promise<void> {
   const base = `http://127.0.0.1:${node.httpPort}/api`;
   const corrupt = new Set<string>();
   for (const a of acked) {
     const row = node.store.message(a.id);
     if (!row) {
-      if (!flipped.has(a.id)) violations.push(`${a.id} was answered 250 and has no row`);
+      // Even a damaged record keeps a row under every id its header may name.
+      violations.push(`${a.id} was answered 250 and has no row${flipped.has(a.id) ? ' (its record was damaged)' : ''}`);
       continue;
     }
     const res = await fetch(`${base}/messages/${a.id}/raw`);
@@ -297,23 +307,36 @@ async function check(node: App, acked: Acked[], flipped: Set<string>, violations
     }
   }
 
-  // Each reservation follows its latest-dated event among the mails it could have read.
-  const byBooking = new Map<string, Acked[]>();
-  for (const a of acked)
-    if (!corrupt.has(a.id)) byBooking.set(a.spec.booking, [...(byBooking.get(a.spec.booking) ?? []), a]);
+  // Each reservation follows its latest-dated event among the mails that took effect: every
+  // intact acknowledged one, and any other whose row was processed — one whose record was
+  // damaged after it was processed, or one spooled and processed whose 250 a crash cut off.
+  const specs = new Map<string, MailSpec>();
+  for (const op of schedule.ops) if (op.t === 'send') for (const m of op.mails) specs.set(`${m.booking}#${m.seq}`, m);
+  const byBooking = new Map<string, MailSpec[]>();
+  const tookEffect = (m: MailSpec) => byBooking.set(m.booking, [...(byBooking.get(m.booking) ?? []), m]);
+  for (const a of acked) if (!corrupt.has(a.id)) tookEffect(a.spec);
+  const processed = sqliteOf(node.store)
+    .prepare(`SELECT message_id FROM messages WHERE state = 'processed' AND message_id IS NOT NULL`)
+    .pluck()
+    .all() as string[];
+  for (const messageId of processed) {
+    const [, booking, seq] = /^<sim-(\d+)-(\d+)(?:-r\d+)?@/.exec(messageId) ?? [];
+    const spec = specs.get(`${booking}#${seq}`);
+    if (spec) tookEffect(spec);
+  }
   for (const [booking, mails] of byBooking) {
-    const latest = mails.reduce((x, y) => (y.spec.seq > x.spec.seq ? y : x));
+    const latest = mails.reduce((x, y) => (y.seq > x.seq ? y : x));
     const res = await fetch(`${base}/reservations?source=tabelog&q=${booking}`);
     const { items } = (await res.json()) as { items: { reservationId: string; partySize: number; status: string }[] };
     const r = items.find((i) => i.reservationId.endsWith(booking));
-    const want = { partySize: latest.spec.party, status: latest.spec.event === 'cancel' ? 'cancelled' : 'booked' };
+    const want = { partySize: latest.party, status: latest.event === 'cancel' ? 'cancelled' : 'booked' };
     if (!r)
       violations.push(
-        `booking ${booking}: no reservation among ${JSON.stringify(items).slice(0, 300)} (states ${mails.map((m) => node.store.message(m.id)?.state).join(',')}) (latest mail #${latest.spec.seq} ${latest.spec.event})`,
+        `booking ${booking}: no reservation among ${JSON.stringify(items).slice(0, 300)} (latest mail #${latest.seq} ${latest.event})`,
       );
     else if (r.partySize !== want.partySize || r.status !== want.status)
       violations.push(
-        `booking ${booking}: reservation is ${r.status}/${r.partySize}, its latest mail #${latest.spec.seq} says ${want.status}/${want.partySize}`,
+        `booking ${booking}: reservation is ${r.status}/${r.partySize}, its latest mail #${latest.seq} says ${want.status}/${want.partySize}`,
       );
   }
 

@@ -25,7 +25,7 @@ describe('fault schedules keep the invariant', () => {
   for (let seed = 1; seed <= SCHEDULES; seed++) it(`seed ${seed}`, () => expectInvariant(generate(seed)));
 });
 
-// Kept failing schedules (none found so far); a suite only when there is one.
+// Kept failing schedules; a suite only when there is one.
 if (regressions.length > 0)
   describe('schedules that once broke it', () => {
     for (const r of regressions) it(`seed ${r.seed}: ${r.found}`, () => expectInvariant({ seed: r.seed, ops: r.ops }));

@@ -22,11 +22,14 @@ export function register(program: Command): void {
       const found = unreconciled(r) + r.damaged.length;
       if (opts.json) process.stdout.write(`${JSON.stringify(r)}\n`);
       else {
+        const list = (ids: string[]) =>
+          `${ids.length}${ids.length ? ` (${ids.slice(0, 10).join(', ')}${ids.length > 10 ? ', …' : ''})` : ''}`;
         const lines = [
           `checked ${r.records} journal records in ${r.segments} segments against ${r.rows} rows in ${r.durationMs} ms`,
-          `records without a row: ${r.missingRows.length}${r.missingRows.length ? ` (${r.missingRows.slice(0, 10).join(', ')}${r.missingRows.length > 10 ? ', …' : ''})` : ''}`,
-          `rows without raw bytes: ${r.missingBytes.length}${r.missingBytes.length ? ` (${r.missingBytes.slice(0, 10).join(', ')}${r.missingBytes.length > 10 ? ', …' : ''})` : ''}`,
-          `damaged journal spans: ${r.damaged.length}${r.damaged.length ? ` (${r.damaged.slice(0, 10).join(', ')})` : ''}`,
+          `records without a row: ${list(r.missingRows)}`,
+          `rows without raw bytes: ${list(r.missingBytes)}`,
+          `damaged journal spans: ${list(r.damaged)}`,
+          `rows whose record is damaged: ${list(r.damagedRows)}`,
         ];
         if (opts.repair)
           lines.push(`repaired: ${r.repaired.recorded} re-recorded, ${r.repaired.deadLettered} dead-lettered`);
