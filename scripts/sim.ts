@@ -24,15 +24,27 @@ if (!Number.isInteger(first) || !Number.isInteger(count) || count < 1) {
 }
 
 const started = Date.now();
+let done = 0;
 let failed = 0;
 let acked = 0;
 let crashes = 0;
 let faults = 0;
+const summary = () =>
+  `\n${done} schedules (seeds ${first}–${first + done - 1}) in ${((Date.now() - started) / 1000).toFixed(1)} s: ` +
+  `${acked} mails acknowledged, ${crashes} crashes, ${faults} injected I/O faults; ` +
+  `${failed} schedule(s) violated the invariant`;
+// A long run stopped early (Ctrl-C, a time limit) still reports what it covered.
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    console.log(`${summary()} (stopped by ${signal}; the rest of the seeds were not run)`);
+    process.exit(failed > 0 ? 1 : 130);
+  });
 for (let seed = first; seed < first + count; seed++) {
   const r = await runAndShrink(seed, {
     shrink: !values['no-shrink'],
     log: (s) => console.error(`  seed ${seed}: ${s}`),
   });
+  done += 1;
   acked += r.acked;
   crashes += r.crashes;
   faults += r.faults;
@@ -50,9 +62,5 @@ for (let seed = first; seed < first + count; seed++) {
       `${seed - first + 1}/${count} schedules, ${failed} failing, ${Math.round((Date.now() - started) / 1000)} s`,
     );
 }
-const secs = ((Date.now() - started) / 1000).toFixed(1);
-console.log(
-  `\n${count} schedules (seeds ${first}–${first + count - 1}) in ${secs} s: ${acked} mails acknowledged, ` +
-    `${crashes} crashes, ${faults} injected I/O faults; ${failed} schedule(s) violated the invariant`,
-);
+console.log(summary());
 process.exit(failed > 0 ? 1 : 0);
