@@ -187,12 +187,15 @@ async function httpGet(port: number, pathname: string): Promise<{ status: number
   return { status: res.status, body: await res.text() };
 }
 
+/** Starts tried when the ports found free were taken before the server bound them. */
+const PORT_ATTEMPTS = 3;
+
 /**
  * Start `ota-inbound serve` on free loopback ports with a fresh data dir and
  * wait until `/readyz` answers 200. Throws (after killing the child) when it
  * does not become ready.
  */
-export async function startOtaInbound(opts: StartOptions): Promise<OtaInbound> {
+export async function startOtaInbound(opts: StartOptions, attempt = 1): Promise<OtaInbound> {
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'ota-inbound-bench-'));
   const [smtpPort, httpPort] = [await freePort(), await freePort()];
   const dataDir = opts.dataDir ?? path.join(tmp, 'data');
@@ -239,6 +242,10 @@ export async function startOtaInbound(opts: StartOptions): Promise<OtaInbound> {
   }
   if (!ready) {
     await stop();
+    // A port found free can be taken before the child binds it (the load's own outgoing
+    // sockets draw from the same ephemeral range): start again on other ports.
+    if (exit !== null && tail.includes('EADDRINUSE') && attempt < PORT_ATTEMPTS)
+      return startOtaInbound(opts, attempt + 1);
     throw new Error(`ota-inbound did not become ready (${exit ?? 'timed out'}); last output:\n${tail}`);
   }
 
