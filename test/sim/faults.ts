@@ -26,6 +26,8 @@ export class FaultIo implements SpoolIo {
   private readonly synced = new Map<string, number>();
   private armed: { op: FaultOp; code: FaultCode; left: number } | null = null;
   private dead = false;
+  /** The real handles this seam opened, closed when the process dies (as the kernel would). */
+  private readonly handles = new Set<FileHandle>();
   /** Faults injected so far (for the report). */
   injected = 0;
 
@@ -40,6 +42,8 @@ export class FaultIo implements SpoolIo {
   /** The process is gone: no call on any handle opened so far or later succeeds. */
   kill(): void {
     this.dead = true;
+    for (const fh of this.handles) void fh.close().catch(() => undefined);
+    this.handles.clear();
   }
 
   /** A new process: handles work again (those of the dead one stay dead). */
@@ -62,6 +66,7 @@ export class FaultIo implements SpoolIo {
   async open(file: string, flags: string): Promise<FileHandle> {
     if (this.dead) throw ioError('EBADF', 'open');
     const fh = await fsp.open(file, flags, 0o640);
+    this.handles.add(fh);
     if (!this.synced.has(file)) this.synced.set(file, (await fh.stat()).size);
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the proxy's handlers need the seam
     const io = this;
@@ -82,6 +87,11 @@ export class FaultIo implements SpoolIo {
             if (err) throw err;
             await fn.apply(target, []);
             io.synced.set(file, (await target.stat()).size);
+          };
+        if (prop === 'close')
+          return async () => {
+            if (!io.handles.delete(target)) return; // already closed by the process's death
+            await fn.apply(target, []);
           };
         if (prop === 'truncate' || prop === 'read' || prop === 'stat')
           return async (...args: unknown[]) => {
