@@ -150,9 +150,13 @@ export class Store {
       ),
       pendingExists: db.prepare(`SELECT 1 FROM messages WHERE state = 'pending' LIMIT 1`),
       dueExists: db.prepare(`SELECT 1 FROM messages WHERE state = 'failed' AND next_attempt_at <= ? LIMIT 1`),
-      rowsInSegment: db.prepare(
-        'SELECT id, spool_offset, header_length, raw_path, raw_purged_at, state FROM messages WHERE spool_segment = ?',
-      ),
+      // Arrays, made into objects here: half the time of better-sqlite3's own row objects
+      // (a million rows per reconciler pass on a large ledger).
+      rowsInSegment: db
+        .prepare(
+          'SELECT id, spool_offset, header_length, raw_path, raw_purged_at, state FROM messages WHERE spool_segment = ?',
+        )
+        .raw(true),
       segmentsWithRows: db.prepare(
         'SELECT DISTINCT spool_segment AS segment FROM messages WHERE raw_path IS NULL AND raw_purged_at IS NULL',
       ),
@@ -273,7 +277,23 @@ export class Store {
 
   /** The message rows indexed in one journal segment (the reconciler compares them with the segment). */
   rowsInSegment(segment: number): SegmentRow[] {
-    return this.stmts.rowsInSegment.all(segment) as SegmentRow[];
+    return (
+      this.stmts.rowsInSegment.all(segment) as [
+        string,
+        number,
+        number,
+        string | null,
+        number | null,
+        SegmentRow['state'],
+      ][]
+    ).map(([id, spool_offset, header_length, raw_path, raw_purged_at, state]) => ({
+      id,
+      spool_offset,
+      header_length,
+      raw_path,
+      raw_purged_at,
+      state,
+    }));
   }
 
   /** Segments that rows still expect their raw bytes in (not moved to kept/, not purged). */
