@@ -34,13 +34,15 @@ const SEGMENT_RE = /^(\d{12})\.seg$/;
 const MAGIC_BYTES = Buffer.from([0x4f, 0x74, 0x61, 0x31]);
 /** How much a resynchronising scan reads at a time while looking for the next frame after damage. */
 const RESYNC_CHUNK_BYTES = 1024 * 1024;
-/** How far into damaged bytes a spool id is looked for (the id is the header's first field). */
-const SALVAGE_BYTES = 4096;
+/** How much of a damaged span is searched for the spool ids of the records it covers. */
+const SALVAGE_BYTES = 64 * 1024 * 1024;
+/** How far after a header's start its Received line can be (the envelope of 50 recipients fits). */
+const MAX_ENVELOPE_REACH = 8 * 1024;
 const SPOOL_ID = /^[0-9a-z]{9}-[0-9a-f]{10}$/;
-const SPOOL_ID_IN_HEADER = /"id":"([0-9a-z]{9}-[0-9a-f]{10})"/;
-/** The id in the header's `Received:` line (JSON-escaped: `\\tid <id>`). */
-const SPOOL_ID_IN_RECEIVED = /\\tid ([0-9a-z]{9}-[0-9a-f]{10})/;
-const RECEIVED_AT_IN_HEADER = /"receivedAt":(\d+)/;
+/** Where a record header starts, with its id and receive time (the order `append` writes them in). */
+const HEADER_START = /\{"id":"([0-9a-z]{9}-[0-9a-f]{10})","receivedAt":(\d+)/g;
+/** The id in a header's `Received:` line (JSON-escaped: `\\tid <id>`). */
+const SPOOL_ID_IN_RECEIVED = /\\tid ([0-9a-z]{9}-[0-9a-f]{10})/g;
 
 /** Where a record lives: segment number, byte offset of the record, lengths. */
 export interface SpoolRef {
@@ -86,9 +88,11 @@ export interface ScannedRecord extends SpoolRecord {
  * Bytes between two valid records (or from one to the end of the segment) that
  * do not frame as a record: damage to acknowledged mail, kept on disk. `id` is
  * the spool id found in the damaged bytes when one can be read, else null.
- * The header names the id twice (its `id` field and its `Received:` line): when
- * the damage hit one of them and nothing tells which, `otherIds` holds the other
- * reading, so the mail stays findable under the id its sender was given.
+ * `otherIds` are the further ids the damaged bytes name: the other reading of
+ * the first id when the damage hit one of its two copies (the `id` field and
+ * the `Received:` line) and nothing tells which, and the ids of later records
+ * the damage reached — so every mail stays findable under the id its sender
+ * was given.
  */
 export interface DamagedSpan {
   kind: 'damage';
@@ -636,21 +640,32 @@ function headerConsistent(h: { id: string; receivedAt: number; envelope: Envelop
 }
 
 /**
- * The spool ids a damaged span's header still names, most likely first: the
- * `id` field and the Received line's id when they agree; when one byte made
- * them differ, the one whose time part matches the header's receivedAt, else
- * both. Empty when neither can be read.
+ * The spool ids a damaged span still names, in the order they appear (the
+ * first record's first). A span may cover several records (a zeroed block
+ * across two small ones), so every header in it is read, not only the first.
+ * Each header names its id twice, in its `id` field and its Received line;
+ * when one byte made the two differ, the reading whose time part matches the
+ * header's receivedAt is kept and the other dropped; when nothing tells them
+ * apart, both are kept. Empty when no id can be read.
  */
 async function salvageIds(r: SegmentReader, pos: number, end: number): Promise<string[]> {
   const text = (await r.read(pos, Math.min(SALVAGE_BYTES, end - pos))).toString('latin1');
-  const candidates = [SPOOL_ID_IN_HEADER.exec(text)?.[1], SPOOL_ID_IN_RECEIVED.exec(text)?.[1]].filter(
-    (id): id is string => id !== undefined,
-  );
-  const ids = [...new Set(candidates)];
-  if (ids.length < 2) return ids;
-  const receivedAt = Number(RECEIVED_AT_IN_HEADER.exec(text)?.[1]);
-  const timely = ids.filter((id) => Number.parseInt(id.slice(0, 9), 36) === receivedAt);
-  return timely.length === 1 ? [timely[0]!, ...ids.filter((id) => id !== timely[0])] : ids;
+  const starts = [...text.matchAll(HEADER_START)].map((m) => ({ at: m.index, id: m[1]!, receivedAt: Number(m[2]) }));
+  const received = [...text.matchAll(SPOOL_ID_IN_RECEIVED)].map((m) => ({ at: m.index, id: m[1]! }));
+  const inHeaders = new Set(starts.map((h) => h.id));
+  const inReceived = new Set(received.map((x) => x.id));
+  const timely = (id: string, receivedAt: number) => Number.parseInt(id.slice(0, 9), 36) === receivedAt;
+  const wrong = new Set<string>();
+  for (const [i, h] of starts.entries()) {
+    if (inReceived.has(h.id)) continue; // both copies agree
+    // The other copy: an id in this header's Received line that no header field names.
+    const until = Math.min(starts[i + 1]?.at ?? Infinity, h.at + MAX_ENVELOPE_REACH);
+    const other = received.find((x) => x.at > h.at && x.at < until && !inHeaders.has(x.id));
+    if (other && timely(h.id, h.receivedAt) !== timely(other.id, h.receivedAt))
+      wrong.add(timely(h.id, h.receivedAt) ? other.id : h.id);
+  }
+  const all = [...starts, ...received].sort((x, y) => x.at - y.at).map((x) => x.id);
+  return [...new Set(all)].filter((id) => !wrong.has(id));
 }
 
 /**

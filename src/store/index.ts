@@ -269,7 +269,7 @@ export class Store {
         error:
           also.length === 0
             ? `${where}; the bytes are kept in the segment`
-            : `${where}, its spool id too: it reads as ${[id, ...also].join(' or ')}; the bytes are kept in the segment`,
+            : `${where}; the damaged bytes name ${[id, ...also].join(', ')} (another reading of this id, or records the damage reached); the bytes are kept in the segment`,
         now,
       });
     }

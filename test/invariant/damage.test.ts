@@ -19,6 +19,7 @@ import {
   type SpoolRecord,
 } from '../../src/spool/index.ts';
 import { receivedHeader } from '../../src/smtp/trace.ts';
+import { Rng } from '../sim/rng.ts';
 import { startTestApp, tempDir, waitProcessed } from '../helpers/app.ts';
 import { tabelogMail } from '../helpers/mail.ts';
 
@@ -52,6 +53,30 @@ async function writeRecords(dir: string, count: number): Promise<SpoolRecord[]> 
   await j.open();
   const recs: SpoolRecord[] = [];
   for (let n = 0; n < count; n++) recs.push(await j.append(envelope, [body(n)], body(n).length));
+  await j.close();
+  return recs;
+}
+
+/** Records as the SMTP front end writes them: the id chosen first and named again in the Received line. */
+async function writeTracedRecords(dir: string, bodies: Buffer[]): Promise<SpoolRecord[]> {
+  const j = new Journal({ dir });
+  await j.open();
+  const recs: SpoolRecord[] = [];
+  for (const [n, b] of bodies.entries()) {
+    const receivedAt = Date.UTC(2026, 11, 6, 9, 0, n);
+    const id = newSpoolId(receivedAt);
+    const received = receivedHeader({
+      id,
+      receivedAt,
+      helo: 'mx.tabelog.example',
+      clientIp: '127.0.0.1',
+      by: 'mx.intake.example',
+      protocol: 'ESMTP',
+      tls: null,
+      rcptTo: envelope.rcptTo,
+    });
+    recs.push(await j.append({ ...envelope, received }, [b], b.length, { id, receivedAt }));
+  }
   await j.close();
   return recs;
 }
@@ -126,25 +151,7 @@ describe('a damaged record in the spool journal', () => {
     // Regression (simulation seed 1091): a flipped bit in the id of the last record framed as a
     // valid record under a wrong id; its row was recorded under that id and the 250'd id had none.
     const dir = tempDir();
-    const j0 = new Journal({ dir });
-    await j0.open();
-    const recs: SpoolRecord[] = [];
-    for (let n = 0; n < 3; n++) {
-      const receivedAt = Date.UTC(2026, 11, 6, 9, 0, n);
-      const id = newSpoolId(receivedAt);
-      const received = receivedHeader({
-        id,
-        receivedAt,
-        helo: 'mx.tabelog.example',
-        clientIp: '127.0.0.1',
-        by: 'mx.intake.example',
-        protocol: 'ESMTP',
-        tls: null,
-        rcptTo: envelope.rcptTo,
-      });
-      recs.push(await j0.append({ ...envelope, received }, [body(n)], body(n).length, { id, receivedAt }));
-    }
-    await j0.close();
+    const recs = await writeTracedRecords(dir, [body(0), body(1), body(2)]);
     const pristine = fs.readFileSync(segmentFile(dir));
     for (const target of [recs[1]!, recs[2]!]) {
       const headerAt = target.ref.offset + FRAME;
@@ -167,6 +174,56 @@ describe('a damaged record in the spool journal', () => {
               where,
             ).toContain(e.id);
       }
+    }
+  });
+
+  it('a zeroed disk block across several records costs only them: every id still legible in one of its two copies is named', async () => {
+    // A bad sector reads back as zeros and may span the end of one small record and the start of
+    // the next; the span then covers both, and only the first header's id used to be salvaged.
+    const rng = new Rng(0x5ec7042);
+    for (let round = 0; round < 150; round++) {
+      const dir = tempDir();
+      const bodies = Array.from({ length: 6 }, (_, n) =>
+        Buffer.from(`Subject: r${n}\r\n\r\n${'予約'.repeat(rng.int(10, 700))}\r\n`),
+      );
+      const recs = await writeTracedRecords(dir, bodies);
+      const pristine = fs.readFileSync(segmentFile(dir));
+      const block = rng.pick([512, 4096]);
+      // Aligned like a sector, and clear of the final record (zeros there read as a torn tail).
+      const from = block * rng.int(0, Math.floor((recs.at(-1)!.ref.offset - block) / block));
+      const to = from + block;
+      const damaged = Buffer.from(pristine);
+      damaged.fill(0, from, to);
+      fs.writeFileSync(segmentFile(dir), damaged);
+      const j = new Journal({ dir });
+      await j.open();
+      const entries = await scanAll(j);
+      await j.close();
+      const named = new Set(
+        entries.flatMap((e) => (e.kind === 'record' ? [e.id] : [e.id ?? [], ...(e.otherIds ?? [])].flat())),
+      );
+      const standing = new Set(entries.flatMap((e) => (e.kind === 'record' ? [e.id] : [])));
+      const where = `round ${round}: ${block} zero bytes at ${from}`;
+      const clear = (at: number, length: number) => at + length <= from || at >= to;
+      for (const r of recs) {
+        const header = pristine
+          .subarray(r.ref.offset + FRAME, r.ref.offset + FRAME + r.ref.headerLength)
+          .toString('latin1');
+        const field = `{"id":"${r.id}","receivedAt":1`;
+        const trace = `\\tid ${r.id}`;
+        const legible =
+          clear(r.ref.offset + FRAME + header.indexOf(field), field.length) ||
+          clear(r.ref.offset + FRAME + header.indexOf(trace), trace.length);
+        if (legible) expect(named.has(r.id), `${where}: ${r.id}`).toBe(true);
+        if (clear(r.ref.offset, FRAME + r.ref.headerLength + r.ref.bodyLength))
+          expect(standing.has(r.id), `${where}: untouched ${r.id}`).toBe(true);
+      }
+      for (const id of named)
+        expect(
+          recs.map((r) => r.id),
+          `${where}: ${id}`,
+        ).toContain(id);
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
