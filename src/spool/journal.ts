@@ -196,7 +196,8 @@ export class Journal {
 
   /**
    * Opens the journal: creates the directory, cuts a torn tail (an incomplete
-   * final record: never acknowledged), opens the last segment for appends.
+   * final record: never acknowledged), makes the rest of the last segment
+   * durable, and opens it for appends.
    * Damaged records with valid ones after them, and a complete final record
    * whose checksum fails, are acknowledged mail: kept, and reported by scans.
    */
@@ -212,10 +213,12 @@ export class Journal {
     const fh = await this.io.open(file, 'r+');
     const { size } = await fh.stat();
     const valid = await this.validLength(last, size);
-    if (valid < size) {
-      await fh.truncate(valid);
-      await fh.datasync();
-    }
+    if (valid < size) await fh.truncate(valid);
+    // Always sync what is adopted: a process killed between a batch's write and its sync leaves
+    // whole records in the page cache only. Recovery takes them in (their rows, their events),
+    // so a power cut now must not take them back — nor leave the database's cursor past the
+    // end of the segment, where new mail would be written and never handed over.
+    await fh.datasync();
     this.fh = fh;
     this.segment = last;
     this.offset = valid;
