@@ -138,7 +138,7 @@ export async function startApp(config: Readonly<Config>, opts: AppOptions): Prom
     segmentMaxBytes: opts.spoolSegmentBytes,
     onCommit: (records, bodies) => pipeline?.intake(records, bodies),
   });
-  await spool.open();
+  await spool.open({ recorded: store.cursor() });
   spool.journal.flushObserver = (seconds, n) => {
     metrics.spoolFlushDuration.observe(seconds);
     metrics.spoolFlushMessages.observe(n);

@@ -6,7 +6,15 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { CodedError } from '../errors.ts';
-import { Journal, syncDir, type Envelope, type SpoolIo, type SpoolRecord, type SpoolRef } from './journal.ts';
+import {
+  Journal,
+  syncDir,
+  type Envelope,
+  type SpoolIo,
+  type SpoolRecord,
+  type SpoolCursor,
+  type SpoolRef,
+} from './journal.ts';
 
 export {
   Journal,
@@ -76,8 +84,9 @@ export class Spool {
   }
 
   /** Opens the journal (cutting a torn tail) and removes temp files a crash left in `kept/`. */
-  async open(): Promise<void> {
-    await this.journal.open();
+  /** Opens the journal (see {@link Journal.open}; `recorded` is the database's cursor). */
+  async open(opts: { recorded?: SpoolCursor } = {}): Promise<void> {
+    await this.journal.open(opts);
     const leftovers = (await fsp.readdir(this.keptDir).catch(() => [] as string[])).filter((f) => f.endsWith('.tmp'));
     for (const f of leftovers) await fsp.rm(path.join(this.keptDir, f), { force: true });
   }

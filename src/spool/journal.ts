@@ -196,12 +196,13 @@ export class Journal {
 
   /**
    * Opens the journal: creates the directory, cuts a torn tail (an incomplete
-   * final record: never acknowledged), makes the rest of the last segment
-   * durable, and opens it for appends.
+   * final record: never acknowledged, and never before `recorded`, the
+   * database's cursor), makes the rest of the last segment durable, and opens
+   * it for appends.
    * Damaged records with valid ones after them, and a complete final record
    * whose checksum fails, are acknowledged mail: kept, and reported by scans.
    */
-  async open(): Promise<void> {
+  async open(opts: { recorded?: SpoolCursor } = {}): Promise<void> {
     await fsp.mkdir(this.dir, { recursive: true });
     const segments = await this.segments();
     const last = segments.at(-1);
@@ -212,13 +213,16 @@ export class Journal {
     const file = path.join(this.dir, segmentName(last));
     const fh = await this.io.open(file, 'r+');
     const { size } = await fh.stat();
-    const valid = await this.validLength(last, size);
+    // Bytes before the database's cursor were whole records when their rows were written:
+    // damaged since, never a torn tail, and never to be written over.
+    const recorded = opts.recorded?.segment === last ? Math.min(opts.recorded.offset, size) : 0;
+    const valid = Math.max(await this.validLength(last, size), recorded);
     if (valid < size) await fh.truncate(valid);
     // Always sync what is adopted: a process killed between a batch's write and its sync leaves
     // whole records in the page cache only. Recovery takes them in (their rows, their events),
     // so a power cut now must not take them back — nor leave the database's cursor past the
     // end of the segment, where new mail would be written and never handed over.
-    await fh.datasync();
+    await syncAdopted(fh, file);
     this.fh = fh;
     this.segment = last;
     this.offset = valid;
@@ -568,6 +572,33 @@ class SegmentReader {
     const buf = Buffer.alloc(length);
     const { bytesRead } = await this.fh.read(buf, 0, length, position);
     return bytesRead === length ? buf : buf.subarray(0, bytesRead);
+  }
+}
+
+/** Tries of the sync at open: a full disk or a passing I/O error may clear (retention, an operator). */
+const OPEN_SYNC_ATTEMPTS = 5;
+const OPEN_SYNC_FIRST_WAIT_MS = 100;
+
+/**
+ * Makes the segment being adopted durable, retrying a failed sync with a
+ * doubling wait (1.5 s in all). Failing that, start-up stops with the reason:
+ * records the spool cannot keep must not be taken in.
+ */
+async function syncAdopted(fh: FileHandle, file: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await fh.datasync();
+      return;
+    } catch (err) {
+      if (attempt >= OPEN_SYNC_ATTEMPTS) {
+        await fh.close().catch(() => undefined);
+        const code = (err as NodeJS.ErrnoException).code === 'ENOSPC' ? 'SPOOL_NO_SPACE' : 'SPOOL_IO';
+        throw new CodedError(code, `cannot make the spool segment ${file} durable: ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
+      await new Promise((resolve) => setTimeout(resolve, OPEN_SYNC_FIRST_WAIT_MS * 2 ** (attempt - 1)));
+    }
   }
 }
 

@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import {
   Journal,
   newSpoolId,
+  recordEnd,
   type Envelope,
   type ScanEntry,
   type SpoolIo,
@@ -236,6 +237,33 @@ describe('a damaged record in the spool journal', () => {
     await j.open();
     expect(fs.statSync(segmentFile(dir)).size).toBe(size);
     expect((await scanAll(j)).map(describeEntry)).toEqual([recs[0]!.id, `damage:${recs[1]!.id}`]);
+    await j.close();
+  });
+
+  it('never cuts below the database cursor: a final record damaged twice stays, and new mail goes after it', async () => {
+    // Regression (simulation seed 30091: three crashes with power cuts and flipped bytes): two flips
+    // in the final record (a length field and its header) read as a torn tail and were cut; new mail
+    // was written at its offset, behind the cursor, and never handed over.
+    const dir = tempDir();
+    const recs = await writeTracedRecords(dir, [body(0), body(1)]);
+    const last = recs[1]!;
+    const size = fs.statSync(segmentFile(dir)).size;
+    flip(segmentFile(dir), last.ref.offset + 8); // body length
+    flip(segmentFile(dir), last.ref.offset + FRAME + 5); // a byte of its header
+    const pristine = fs.readFileSync(segmentFile(dir));
+
+    const unrecorded = new Journal({ dir });
+    await unrecorded.open(); // nothing tells these bytes from a torn write: cut
+    expect(fs.statSync(segmentFile(dir)).size).toBe(last.ref.offset);
+    await unrecorded.close();
+
+    fs.writeFileSync(segmentFile(dir), pristine);
+    const j = new Journal({ dir });
+    await j.open({ recorded: recordEnd(last.ref) }); // the database recorded both records whole
+    expect(fs.statSync(segmentFile(dir)).size).toBe(size);
+    const later = await j.append(envelope, [body(9)], body(9).length);
+    expect(later.ref.offset).toBe(size);
+    expect((await scanAll(j)).map(describeEntry)).toEqual([recs[0]!.id, `damage:${last.id}`, later.id]);
     await j.close();
   });
 
