@@ -28,16 +28,7 @@ export async function corruptRecordBeforeStart(
   const spoolDir = path.join(dir, 'data', 'spool');
   const journal = new Journal({ dir: spoolDir, clock });
   await journal.open();
-  const env: Envelope = {
-    mailFrom: 'noreply-rsv@tabelog.com',
-    rcptTo: [`${store}@intake.example`],
-    clientIp: '127.0.0.1',
-    helo: 'mx.tabelog.example',
-    tls: null,
-    store,
-    quarantined: false,
-    sessionId: 'seed',
-  };
+  const env = testEnvelope('seed', store);
   const rec = await journal.append(env, [raw], raw.length);
   const rec2 = await journal.append(env, [next], next.length);
   await journal.close();
@@ -59,5 +50,19 @@ export async function corruptRecordBeforeStart(
       fs.writeSync(w, original, 0, 1, at);
       fs.closeSync(w);
     },
+  };
+}
+
+/** The envelope of a 食べログ notification to one store, as the SMTP front end records it. */
+export function testEnvelope(sessionId: string, store = 'sakura-ginza'): Envelope {
+  return {
+    mailFrom: 'noreply-rsv@tabelog.com',
+    rcptTo: [`${store}@intake.example`],
+    clientIp: '127.0.0.1',
+    helo: 'mx.tabelog.example',
+    tls: null,
+    store,
+    quarantined: false,
+    sessionId,
   };
 }

@@ -9,21 +9,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Journal, type Envelope } from '../../src/spool/index.ts';
+import { Journal } from '../../src/spool/index.ts';
 import { FaultIo } from '../sim/faults.ts';
 import { Rng } from '../sim/rng.ts';
 import { tempDir } from '../helpers/app.ts';
+import { testEnvelope } from '../helpers/spool.ts';
 
-const envelope: Envelope = {
-  mailFrom: 'noreply-rsv@tabelog.com',
-  rcptTo: ['sakura-ginza@intake.example'],
-  clientIp: '127.0.0.1',
-  helo: 'mx.tabelog.example',
-  tls: null,
-  store: 'sakura-ginza',
-  quarantined: false,
-  sessionId: 'adopt',
-};
+const envelope = testEnvelope('adopt');
 const body = (n: number) => Buffer.from(`Subject: record ${n}\r\n\r\n${'予約の確認'.repeat(30 + n)}\r\n`);
 
 async function ids(dir: string): Promise<string[]> {

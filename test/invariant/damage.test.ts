@@ -14,7 +14,6 @@ import {
   Journal,
   newSpoolId,
   recordEnd,
-  type Envelope,
   type ScanEntry,
   type SpoolIo,
   type SpoolRecord,
@@ -22,18 +21,10 @@ import {
 import { receivedHeader } from '../../src/smtp/trace.ts';
 import { Rng } from '../sim/rng.ts';
 import { startTestApp, tempDir, waitProcessed } from '../helpers/app.ts';
+import { testEnvelope } from '../helpers/spool.ts';
 import { tabelogMail } from '../helpers/mail.ts';
 
-const envelope: Envelope = {
-  mailFrom: 'noreply-rsv@tabelog.com',
-  rcptTo: ['sakura-ginza@intake.example'],
-  clientIp: '127.0.0.1',
-  helo: 'mx.tabelog.example',
-  tls: null,
-  store: 'sakura-ginza',
-  quarantined: false,
-  sessionId: 'damage',
-};
+const envelope = testEnvelope('damage');
 const FRAME = 16;
 const body = (n: number) => Buffer.from(`Subject: record ${n}\r\n\r\n${'本文'.repeat(20 + n)}\r\n`);
 
